@@ -1,0 +1,26 @@
+/**
+ * System programs Plinth needs, each registered by the feature that needs it. `plinth doctor`
+ * checks them and installs the missing ones with apt-get.
+ */
+export interface Prerequisite {
+  /** Program looked up on PATH (and in the sbin directories). */
+  readonly binary: string;
+  /** Debian package that provides it. */
+  readonly aptPackage: string;
+  /** Arguments that make the program print its version. */
+  readonly versionArgs: readonly string[];
+  /** Features that need it; `plinth doctor --feature X` checks only those. */
+  readonly neededBy: readonly Feature[];
+}
+
+export const features = ["state-etcd", "tests"] as const;
+export type Feature = (typeof features)[number];
+
+export const prerequisites: readonly Prerequisite[] = [
+  {
+    binary: "etcd",
+    aptPackage: "etcd-server",
+    versionArgs: ["--version"],
+    neededBy: ["state-etcd", "tests"],
+  },
+];
