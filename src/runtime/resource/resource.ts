@@ -90,9 +90,48 @@ export type MutableMetadata = {
 };
 
 export function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+    for (const k in value) deepFreeze(value[k]);
   }
   return value;
+}
+
+/**
+ * A frozen deep copy of JSON data, in one pass. Specs are JSON (every durable backend stores
+ * them as JSON), so anything else (class instances, functions, bigints) is refused here rather
+ * than lost later.
+ */
+export function frozenJsonCopy<T>(value: T, path = "spec"): T {
+  if (value === null) return value;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      if (!Number.isFinite(value))
+        throw new TypeError(`${path} must be a finite number, current value is ${value}`);
+      return value;
+    case "object": {
+      if (Array.isArray(value)) {
+        const out = new Array(value.length);
+        for (let i = 0; i < value.length; i++) out[i] = frozenJsonCopy(value[i], `${path}[${i}]`);
+        return Object.freeze(out) as T;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new TypeError(
+          `${path} must be plain JSON data, found a ${proto?.constructor?.name ?? "non-plain"} object`,
+        );
+      }
+      const out: Record<string, unknown> = {};
+      for (const k in value) {
+        const v = (value as Record<string, unknown>)[k];
+        if (v !== undefined) out[k] = frozenJsonCopy(v, `${path}.${k}`);
+      }
+      return Object.freeze(out) as T;
+    }
+    default:
+      throw new TypeError(`${path} must be JSON data, found a ${typeof value}`);
+  }
 }

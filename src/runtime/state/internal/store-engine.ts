@@ -18,6 +18,12 @@ import { ruleCreate, ruleDestroy, ruleUpdate } from "./write-rules.ts";
 
 /** Makes a batch of changes durable before they are acknowledged and delivered to watchers. */
 export interface Journal {
+  /**
+   * Throws when the journal cannot store this resource faithfully (a spec value its encoding
+   * cannot carry). Called before the write is applied, so such a write fails alone instead of
+   * failing its whole batch and, with it, the state.
+   */
+  admit?(resource: AnyResource): void;
   /** Synchronous on purpose: a batch is committed in one go, then acknowledged. */
   commit(batch: readonly Change[]): void;
   close(): void;
@@ -47,7 +53,7 @@ export function createStoreEngine(options: StoreEngineOptions = {}): CoreState &
   let revision = options.initial?.revision ?? 0;
   for (const r of options.initial?.resources ?? []) bucket(r.metadata).set(r.metadata.id, deepFreeze(r));
   const hub = new WatchHub(revision, options);
-  const now = options.now ?? (() => new Date().toISOString());
+  const now = options.now ?? isoNow;
   const journal = options.journal;
   let pending: Pending[] = [];
   let flushScheduled = false;
@@ -127,6 +133,7 @@ export function createStoreEngine(options: StoreEngineOptions = {}): CoreState &
       checkOpen(opts?.signal);
       const m = bucket(res.metadata);
       const stored = ruleCreate(res, m.get(res.metadata.id), opts, now());
+      journal?.admit?.(stored);
       m.set(stored.metadata.id, stored);
       await record({ type: "created", revision: ++revision, resource: stored });
       return stored;
@@ -136,6 +143,7 @@ export function createStoreEngine(options: StoreEngineOptions = {}): CoreState &
       const m = bucket(res.metadata);
       const old = m.get(res.metadata.id);
       const stored = ruleUpdate(res, old, opts, now());
+      journal?.admit?.(stored);
       m.set(stored.metadata.id, stored);
       await record({ type: "updated", revision: ++revision, resource: stored, old: old! });
       return stored;
@@ -182,4 +190,16 @@ export function createStoreEngine(options: StoreEngineOptions = {}): CoreState &
       return { resources, revision };
     });
   }
+}
+
+let lastMs = 0;
+let lastIso = "";
+/** The current time as ISO 8601, formatted once per millisecond (writes are far more frequent). */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }

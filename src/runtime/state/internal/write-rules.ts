@@ -1,6 +1,6 @@
 import { PlinthError } from "../../../errors/plinth-error.ts";
 import type { AnyResource, Metadata, Pointer, Resource } from "../../resource/resource.ts";
-import { deepFreeze, formatPointer } from "../../resource/resource.ts";
+import { formatPointer, frozenJsonCopy } from "../../resource/resource.ts";
 import type { UpdateOptions, WriteOptions } from "../core-state.ts";
 
 // The write rules of the CoreState contract, as pure functions shared by every backend, so
@@ -52,23 +52,30 @@ function checkOwner(stored: AnyResource, owner: string | undefined, action: stri
 }
 
 function stamp<S>(res: Resource<S>, metadata: Partial<Metadata>): Resource<S> {
-  return deepFreeze({
-    metadata: {
-      namespace: res.metadata.namespace,
-      type: res.metadata.type,
-      id: res.metadata.id,
-      version: res.metadata.version,
-      owner: res.metadata.owner,
-      phase: res.metadata.phase ?? "running",
-      finalizers: [...(res.metadata.finalizers ?? [])],
-      labels: { ...res.metadata.labels },
-      annotations: { ...res.metadata.annotations },
-      created: res.metadata.created,
-      updated: res.metadata.updated,
-      ...metadata,
-    },
-    spec: structuredClone(res.spec),
-  });
+  let spec: S;
+  try {
+    spec = frozenJsonCopy(res.spec);
+  } catch (err) {
+    throw new PlinthError(
+      "invalid_argument",
+      `resource ${formatPointer(res.metadata)}: ${(err as Error).message}`,
+    );
+  }
+  const md: Metadata = {
+    namespace: res.metadata.namespace,
+    type: res.metadata.type,
+    id: res.metadata.id,
+    version: res.metadata.version,
+    owner: res.metadata.owner,
+    phase: res.metadata.phase ?? "running",
+    finalizers: Object.freeze([...(res.metadata.finalizers ?? [])]),
+    labels: Object.freeze({ ...res.metadata.labels }),
+    annotations: Object.freeze({ ...res.metadata.annotations }),
+    created: res.metadata.created,
+    updated: res.metadata.updated,
+    ...metadata,
+  };
+  return Object.freeze({ metadata: Object.freeze(md), spec });
 }
 
 /** The resource to store for a create, or the error. */
