@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { hasCode } from "../../errors/plinth-error.ts";
+import type { Host } from "./host.ts";
+import { createNodeHost } from "./node-host.ts";
+
+describe("node host adapter", () => {
+  let root: string;
+  let host: Host;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), "plinth-host-"));
+    await mkdir(join(root, "proc-sys", "net", "ipv4"), { recursive: true });
+    await writeFile(join(root, "proc-sys", "net", "ipv4", "ip_forward"), "0\n");
+    host = createNodeHost({ root: join(root, "fs"), sysctlRoot: join(root, "proc-sys") });
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  it("writes files atomically with their mode, appends, reads and removes", async () => {
+    assert.equal(await host.readFile("/etc/motd"), undefined);
+    await host.writeFileAtomic("/etc/motd", "hello\n", { mode: 0o600 });
+    assert.equal(await host.readFile("/etc/motd"), "hello\n");
+    assert.equal(await host.fileMode("/etc/motd"), 0o600);
+    await host.appendFile("/etc/motd", "more\n");
+    assert.equal(await host.readFile("/etc/motd"), "hello\nmore\n");
+    assert.deepEqual(await readdir(join(root, "fs", "etc")), ["motd"], "no temp files left behind");
+    await host.removeFile("/etc/motd");
+    assert.equal(await host.fileMode("/etc/motd"), undefined);
+  });
+
+  it("refuses relative paths and paths that leave the root", async () => {
+    await assert.rejects(
+      host.readFile("etc/motd"),
+      (e) => hasCode(e, "invalid_argument") && /absolute/.test((e as Error).message),
+    );
+    await assert.rejects(host.writeFileAtomic("/../../escape", "x"), /leaves the root/);
+  });
+
+  it("reads and writes sysctls, validating the key", async () => {
+    assert.equal(await host.readSysctl("net.ipv4.ip_forward"), "0");
+    await host.writeSysctl("net.ipv4.ip_forward", "1");
+    assert.equal(await host.readSysctl("net.ipv4.ip_forward"), "1");
+    assert.equal(await host.readSysctl("net.ipv4.no_such_key"), undefined);
+    await assert.rejects(host.writeSysctl("net/../../etc", "1"), /sysctl key must look like/);
+  });
+
+  it("runs programs: exit codes are results, a missing program is not_found", async () => {
+    const r = await host.run("sh", ["-c", "echo out; echo err >&2; exit 4"]);
+    assert.deepEqual(r, { stdout: "out\n", stderr: "err\n", code: 4 });
+    await assert.rejects(host.run("/no/such/program", []), (e) => hasCode(e, "not_found"));
+    await assert.rejects(host.run("sleep", ["5"], { timeoutMs: 50 }), (e) => hasCode(e, "deadline_exceeded"));
+    const links = await host.ipJson<{ ifname: string }[]>(["link", "show", "lo"]);
+    assert.equal(links[0]?.ifname, "lo");
+    await assert.rejects(host.ipJson(["link", "show", "no-such-link0"]), /ip link show no-such-link0 failed/);
+  });
+});

@@ -1,0 +1,149 @@
+import { type ChildProcess, execFile, type SpawnOptions, spawn } from "node:child_process";
+import { cp, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { RunOptions, RunResult } from "../agent/host/host.ts";
+import { findBinary } from "../doctor/doctor.ts";
+
+/**
+ * A throwaway machine for tests: a process holding new network, UTS and mount namespaces, with
+ * a private copy of /etc and an empty /var bind-mounted over the real ones. Hostname, links,
+ * addresses, routes, `net.*` sysctls and files changed inside never reach the machine running
+ * the tests. Needs root, unshare and nsenter (util-linux) and ip (iproute2).
+ */
+export interface Sandbox {
+  readonly name: string;
+  /** PID of the process holding the namespaces. */
+  readonly pid: number;
+  /** Directory on the host holding the sandbox's etc/ and var/. */
+  readonly dir: string;
+  exec(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /** Starts a long-running process inside; it is killed by destroy(). */
+  spawn(command: string, args: readonly string[], options?: SpawnOptions): ChildProcess;
+  destroy(): Promise<void>;
+}
+
+export interface SandboxOptions {
+  readonly name?: string;
+}
+
+export async function requireSandboxTools(): Promise<void> {
+  const missing: string[] = [];
+  for (const [bin, pkg] of [
+    ["unshare", "util-linux"],
+    ["nsenter", "util-linux"],
+    ["ip", "iproute2"],
+  ] as const) {
+    if (!(await findBinary(bin))) missing.push(`${bin} (${pkg})`);
+  }
+  if (process.getuid?.() !== 0) missing.push("root privileges");
+  if (missing.length > 0) {
+    throw new Error(`sandbox needs ${missing.join(", ")}: run 'npx plinth doctor --install' as root`);
+  }
+}
+
+export async function createSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  await requireSandboxTools();
+  const name = options.name ?? `sandbox-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+  const dir = await mkdtemp(join(tmpdir(), "plinth-sandbox-"));
+  await cp("/etc", join(dir, "etc"), {
+    recursive: true,
+    verbatimSymlinks: true,
+    errorOnExist: false,
+    force: true,
+  }).catch(async () => {
+    // Unreadable entries (sockets, special files) are not needed by anything inside.
+  });
+  await mkdir(join(dir, "var", "lib", "plinth"), { recursive: true });
+  await mkdir(join(dir, "var", "log"), { recursive: true });
+  await mkdir(join(dir, "var", "tmp"), { recursive: true });
+  const script = [
+    "set -e",
+    `mount --bind '${dir}/etc' /etc`,
+    `mount --bind '${dir}/var' /var`,
+    "ip link set lo up",
+    `hostname '${name}'`,
+    `echo '${name}' > /etc/hostname`,
+    "echo ready",
+    "exec sleep infinity",
+  ].join("\n");
+  const holder = spawn(
+    "unshare",
+    ["--net", "--uts", "--mount", "--propagation", "private", "--fork", "sh", "-c", script],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stderr = "";
+  holder.stderr?.on("data", (d) => {
+    stderr += d;
+  });
+  const ready = await new Promise<boolean>((resolve) => {
+    const lines = createInterface({ input: holder.stdout! });
+    lines.once("line", (l) => resolve(l === "ready"));
+    holder.once("exit", () => resolve(false));
+  });
+  if (!ready || holder.pid === undefined) {
+    holder.kill("SIGKILL");
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`cannot create sandbox ${name}: ${stderr.trim() || "namespace holder exited"}`);
+  }
+  // `unshare --fork` runs the script as its child: that child is the one inside the namespaces.
+  const inner = await childPid(holder.pid);
+  const children = new Set<ChildProcess>();
+  const enter = ["-t", String(inner), "--net", "--uts", "--mount", "--"];
+
+  return {
+    name,
+    pid: inner,
+    dir,
+    exec(command, args, o = {}) {
+      return new Promise((resolve, reject) => {
+        const child = execFile(
+          "nsenter",
+          [...enter, command, ...args],
+          { timeout: o.timeoutMs ?? 30_000, signal: o.signal, maxBuffer: 64 * 1024 * 1024 },
+          (err, stdout, stderr) => {
+            const e = err as (Error & { code?: number | string }) | null;
+            if (e && typeof e.code === "string") reject(e);
+            else resolve({ stdout, stderr, code: e ? Number(e.code ?? 1) : 0 });
+          },
+        );
+        if (o.input !== undefined) child.stdin?.end(o.input);
+      });
+    },
+    spawn(command, args, o = {}) {
+      const child = spawn("nsenter", [...enter, command, ...args], { stdio: "pipe", ...o });
+      children.add(child);
+      child.once("exit", () => children.delete(child));
+      return child;
+    },
+    async destroy() {
+      for (const c of children) c.kill("SIGKILL");
+      holder.kill("SIGKILL");
+      try {
+        process.kill(inner, "SIGKILL");
+      } catch {
+        // gone with the holder
+      }
+      await Promise.all(
+        [...children, holder].map((c) =>
+          c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once("exit", r)),
+        ),
+      );
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function childPid(parent: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile("pgrep", ["-P", String(parent)], (err, stdout) => {
+      const pid = Number(stdout.trim().split("\n")[0]);
+      if (err || !Number.isInteger(pid) || pid <= 0)
+        reject(new Error(`cannot find the sandbox process under ${parent}`));
+      else resolve(pid);
+    });
+  });
+}
