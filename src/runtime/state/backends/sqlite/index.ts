@@ -1,0 +1,2 @@
+export type { SqliteStateOptions } from "./sqlite-state.ts";
+export { createSqliteState } from "./sqlite-state.ts";
