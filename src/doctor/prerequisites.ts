@@ -13,7 +13,7 @@ export interface Prerequisite {
   readonly neededBy: readonly Feature[];
 }
 
-export const features = ["state-etcd", "tests"] as const;
+export const features = ["state-etcd", "host", "sandbox", "tests"] as const;
 export type Feature = (typeof features)[number];
 
 export const prerequisites: readonly Prerequisite[] = [
@@ -23,4 +23,9 @@ export const prerequisites: readonly Prerequisite[] = [
     versionArgs: ["--version"],
     neededBy: ["state-etcd", "tests"],
   },
+  { binary: "ip", aptPackage: "iproute2", versionArgs: ["-V"], neededBy: ["host", "sandbox", "tests"] },
+  { binary: "unshare", aptPackage: "util-linux", versionArgs: ["--version"], neededBy: ["sandbox", "tests"] },
+  { binary: "nsenter", aptPackage: "util-linux", versionArgs: ["--version"], neededBy: ["sandbox", "tests"] },
+  { binary: "pgrep", aptPackage: "procps", versionArgs: ["-V"], neededBy: ["sandbox", "tests"] },
+  { binary: "sysctl", aptPackage: "procps", versionArgs: ["-V"], neededBy: ["host", "tests"] },
 ];
