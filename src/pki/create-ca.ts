@@ -1,0 +1,53 @@
+import {
+  type CertificateAndKey,
+  caValidity,
+  checkValidity,
+  clockSkewAllowance,
+  randomSerialNumber,
+} from "./certificate-and-key.ts";
+import { exportPrivateKeyPem, generateKeyPair, type KeyAlgorithm, signingAlgorithm } from "./keys.ts";
+import { x509 } from "./x509.ts";
+
+export interface CreateCAOptions {
+  readonly commonName: string;
+  readonly organization?: readonly string[];
+  /** Lifetime in ms; 10 years unless given. */
+  readonly validity?: number;
+  readonly algorithm?: KeyAlgorithm;
+  /** The issue time; now unless given (tests). */
+  readonly now?: Date;
+}
+
+/** A self-signed certificate authority with a fresh key pair. */
+export async function createCA(options: CreateCAOptions): Promise<CertificateAndKey> {
+  if (typeof options.commonName !== "string" || options.commonName === "") {
+    throw new TypeError(
+      `Cannot create CA: 'commonName' must be a non-empty string, current value is ${JSON.stringify(options.commonName)}`,
+    );
+  }
+  const validity = checkValidity("create CA", options.validity ?? caValidity);
+  const algorithm = options.algorithm ?? "Ed25519";
+  const now = options.now ?? new Date();
+  const keys = await generateKeyPair(algorithm);
+  const name = new x509.Name([
+    ...(options.organization?.length ? [{ O: [...options.organization] }] : []),
+    { CN: [options.commonName] },
+  ]);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerialNumber(),
+    name,
+    notBefore: new Date(now.getTime() - clockSkewAllowance),
+    notAfter: new Date(now.getTime() + validity),
+    keys,
+    signingAlgorithm: signingAlgorithm(algorithm),
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { crt: cert.toString("pem"), key: await exportPrivateKeyPem(keys.privateKey) };
+}

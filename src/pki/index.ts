@@ -1,0 +1,17 @@
+export type { CertificateAndKey } from "./certificate-and-key.ts";
+export { caValidity, leafValidity } from "./certificate-and-key.ts";
+export type { CertificateInfo } from "./certificate-info.ts";
+export { describeCertificate, parseCertificate } from "./certificate-info.ts";
+export type { CreateCAOptions } from "./create-ca.ts";
+export { createCA } from "./create-ca.ts";
+export { fromBase64, fromBase64Url, randomBytes, toBase64, toBase64Url } from "./encoding.ts";
+export type { CertUsage, IssueCertOptions } from "./issue-cert.ts";
+export { certUsages, issueCert } from "./issue-cert.ts";
+export type { KeyAlgorithm } from "./keys.ts";
+export { exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem, privateKeyAlgorithm } from "./keys.ts";
+export type { PemBlock } from "./pem.ts";
+export { decodePem, decodePemBlocks, encodePem } from "./pem.ts";
+export type { Role } from "./roles.ts";
+export { isRole, roles } from "./roles.ts";
+export type { VerifyCertificateOptions, VerifyCertificateResult } from "./verify-certificate.ts";
+export { verifyCertificate } from "./verify-certificate.ts";

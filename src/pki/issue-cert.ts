@@ -1,0 +1,99 @@
+import { parseIp } from "../config/net/ip.ts";
+import {
+  type CertificateAndKey,
+  checkValidity,
+  clockSkewAllowance,
+  leafValidity,
+  randomSerialNumber,
+} from "./certificate-and-key.ts";
+import { parseCertificate } from "./certificate-info.ts";
+import {
+  exportPrivateKeyPem,
+  generateKeyPair,
+  importPrivateKeyPem,
+  type KeyAlgorithm,
+  signingAlgorithm,
+} from "./keys.ts";
+import { x509 } from "./x509.ts";
+
+/** server: TLS server auth; client: TLS client auth; peer: both (etcd peers, node-to-node). */
+export type CertUsage = "server" | "client" | "peer";
+
+export const certUsages: readonly CertUsage[] = ["server", "client", "peer"];
+
+export interface IssueCertOptions {
+  readonly ca: CertificateAndKey;
+  /** The subject's common name. */
+  readonly subject: string;
+  /** Organization entries; for client certificates these are the roles (`os:admin`, …). */
+  readonly organization?: readonly string[];
+  /** Subject alternative names: IP addresses become IP SANs, everything else DNS names. */
+  readonly sans?: readonly string[];
+  readonly usage: CertUsage;
+  /** Lifetime in ms; 1 year unless given. Never outlives the CA. */
+  readonly validity?: number;
+  readonly algorithm?: KeyAlgorithm;
+  readonly now?: Date;
+}
+
+const extendedUsages: Record<CertUsage, string[]> = {
+  server: [x509.ExtendedKeyUsage.serverAuth],
+  client: [x509.ExtendedKeyUsage.clientAuth],
+  peer: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+};
+
+function sanEntries(sans: readonly string[]): x509.JsonGeneralName[] {
+  return sans.map((value) =>
+    parseIp(value) ? { type: "ip" as const, value } : { type: "dns" as const, value },
+  );
+}
+
+/** Issues a leaf certificate with a fresh key pair, signed by `ca`. */
+export async function issueCert(options: IssueCertOptions): Promise<CertificateAndKey> {
+  if (typeof options.subject !== "string" || options.subject === "") {
+    throw new TypeError(
+      `Cannot issue certificate: 'subject' must be a non-empty string, current value is ${JSON.stringify(options.subject)}`,
+    );
+  }
+  if (!certUsages.includes(options.usage)) {
+    throw new TypeError(
+      `Cannot issue certificate: 'usage' must be one of ${certUsages.join(", ")}, current value is ${JSON.stringify(options.usage)}`,
+    );
+  }
+  const validity = checkValidity("issue certificate", options.validity ?? leafValidity);
+  const caCert = parseCertificate(options.ca.crt);
+  if (!caCert.getExtension(x509.BasicConstraintsExtension)?.ca) {
+    throw new TypeError(`Cannot issue certificate: 'ca.crt' (${caCert.subject}) is not a CA certificate`);
+  }
+  const caKey = await importPrivateKeyPem(options.ca.key);
+  const now = options.now ?? new Date();
+  const notAfter = Math.min(now.getTime() + validity, caCert.notAfter.getTime());
+  const keys = await generateKeyPair(options.algorithm ?? "Ed25519");
+  const sans = options.sans ?? [];
+  const name = new x509.Name([
+    ...(options.organization?.length ? [{ O: [...options.organization] }] : []),
+    { CN: [options.subject] },
+  ]);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialNumber(),
+    subject: name,
+    issuer: caCert.subjectName,
+    notBefore: new Date(now.getTime() - clockSkewAllowance),
+    notAfter: new Date(notAfter),
+    publicKey: keys.publicKey,
+    signingKey: caKey.key,
+    signingAlgorithm: signingAlgorithm(caKey.algorithm),
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension(extendedUsages[options.usage]),
+      ...(sans.length > 0 ? [new x509.SubjectAlternativeNameExtension(sanEntries(sans))] : []),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
+  });
+  if (!(await cert.verify({ publicKey: caCert, signatureOnly: true }))) {
+    throw new TypeError("Cannot issue certificate: 'ca.key' does not belong to 'ca.crt'");
+  }
+  return { crt: cert.toString("pem"), key: await exportPrivateKeyPem(keys.privateKey) };
+}

@@ -1,0 +1,63 @@
+import { type CertificateInfo, describeCertificate, parseCertificate } from "./certificate-info.ts";
+import type { CertUsage } from "./issue-cert.ts";
+import { x509 } from "./x509.ts";
+
+export interface VerifyCertificateOptions {
+  /** PEM of the CA that must have signed the certificate. */
+  readonly ca: string;
+  /** The time to check the lifetimes against; now unless given. */
+  readonly now?: Date;
+  /** When given, the certificate's extended key usage must allow it. */
+  readonly usage?: CertUsage;
+}
+
+export type VerifyCertificateResult =
+  | { readonly valid: true; readonly certificate: CertificateInfo; readonly roles: readonly string[] }
+  | { readonly valid: false; readonly reason: string };
+
+const requiredUsages: Record<CertUsage, string[]> = {
+  server: [x509.ExtendedKeyUsage.serverAuth],
+  client: [x509.ExtendedKeyUsage.clientAuth],
+  peer: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+};
+
+function fail(reason: string): VerifyCertificateResult {
+  return { valid: false, reason };
+}
+
+/**
+ * Checks that `crt` was signed by `ca`, that both are within their lifetimes and that the CA is a
+ * CA; returns the roles (the certificate's Organization) on success, the first failure otherwise.
+ */
+export async function verifyCertificate(
+  crt: string,
+  options: VerifyCertificateOptions,
+): Promise<VerifyCertificateResult> {
+  let cert: x509.X509Certificate;
+  let ca: x509.X509Certificate;
+  try {
+    cert = parseCertificate(crt);
+    ca = parseCertificate(options.ca);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  const now = options.now ?? new Date();
+  const caInfo = describeCertificate(ca);
+  const info = describeCertificate(cert);
+  if (!caInfo.isCA) return fail(`${caInfo.subject} is not a CA certificate`);
+  if (now < caInfo.notBefore || now > caInfo.notAfter) {
+    return fail(`CA ${caInfo.subject} is not valid at ${now.toISOString()}`);
+  }
+  if (cert.issuer !== ca.subject) return fail(`issued by ${cert.issuer}, not by ${ca.subject}`);
+  if (!(await cert.verify({ publicKey: ca, signatureOnly: true }))) {
+    return fail(`the signature of ${info.subject} does not verify with the key of ${ca.subject}`);
+  }
+  if (now < info.notBefore)
+    return fail(`${info.subject} is not valid before ${info.notBefore.toISOString()}`);
+  if (now > info.notAfter) return fail(`${info.subject} expired at ${info.notAfter.toISOString()}`);
+  if (options.usage) {
+    const missing = requiredUsages[options.usage].filter((u) => !info.extendedKeyUsages.includes(u));
+    if (missing.length > 0) return fail(`${info.subject} is not valid for ${options.usage} use`);
+  }
+  return { valid: true, certificate: info, roles: info.organization };
+}
