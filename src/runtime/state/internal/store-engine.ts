@@ -88,8 +88,12 @@ export function createStoreEngine(options: StoreEngineOptions = {}): CoreState &
       journal!.commit(batch.map((p) => p.change));
     } catch (err) {
       failure = err;
-      for (const p of batch)
-        p.reject(new PlinthError("unavailable", "write was not persisted", { cause: err }));
+      const lost = new PlinthError("unavailable", "write was not persisted", { cause: err });
+      for (const p of batch) p.reject(lost);
+      // Watchers would otherwise wait forever on a state that accepts nothing more.
+      hub.closeAll(
+        new PlinthError("unavailable", "state failed to persist a write and stopped", { cause: err }),
+      );
       return;
     }
     for (const p of batch) {

@@ -56,9 +56,13 @@ export class WatchHub {
     }
     const set = this.#watchers.get(kindKey(change.resource.metadata));
     if (!set) return;
+    // Watchers without a filter all get the same (immutable) event object.
+    let shared: WatchEvent | undefined;
     for (const w of set) {
       if (change.revision <= w.after) continue;
-      const event = eventFor(change, w.filter);
+      const unfiltered = w.filter.id === undefined && w.filter.labelQuery === undefined;
+      if (unfiltered && shared === undefined) shared = eventFor(change, w.filter);
+      const event = unfiltered ? shared : eventFor(change, w.filter);
       if (event) {
         w.lastBookmark = event.bookmark;
         w.queue.push(event);
@@ -159,8 +163,14 @@ export class WatchHub {
     return n;
   }
 
-  closeAll(): void {
-    for (const set of [...this.#watchers.values()]) for (const w of [...set]) w.queue.end();
+  /** Ends every watch; with an error, each watcher sees it after its queued events. */
+  closeAll(error?: unknown): void {
+    for (const set of [...this.#watchers.values()]) {
+      for (const w of [...set]) {
+        if (error === undefined) w.queue.end();
+        else w.queue.fail(error);
+      }
+    }
     this.#watchers.clear();
   }
 }
