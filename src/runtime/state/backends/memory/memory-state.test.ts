@@ -51,4 +51,25 @@ describe("memory state", () => {
     assert.equal(engine.hub.watcherCount, 0);
     await engine.close();
   });
+
+  it("a failed journal commit fails the write, the state and its open watches", async () => {
+    const engine = createStoreEngine({
+      journal: {
+        commit() {
+          throw new Error("disk full");
+        },
+        close() {},
+      },
+    });
+    const w = readWatch(engine.watchKind(TestSpec.kind()));
+    await assert.rejects(engine.create(TestSpec.make("a", { value: "v", count: 0 })), (e) =>
+      hasCode(e, "unavailable"),
+    );
+    await assert.rejects(
+      w.next(),
+      (e) => hasCode(e, "unavailable") && /failed to persist/.test((e as Error).message),
+    );
+    await assert.rejects(engine.get(TestSpec.ptr("a")), (e) => hasCode(e, "unavailable"));
+    await engine.close();
+  });
 });
