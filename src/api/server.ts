@@ -6,8 +6,9 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { PlinthError } from "../errors/plinth-error.ts";
 import { identityKey } from "./auth/identity.ts";
 import { createPeerIdentityResolver } from "./auth/peer-identity.ts";
-import type { FanoutOptions } from "./fanout/fanout-interceptor.ts";
-import { createFanoutInterceptor } from "./fanout/fanout-interceptor.ts";
+import { fanoutRouter } from "./fanout/fanout-service.ts";
+import type { NodeClientsOptions } from "./fanout/node-clients.ts";
+import { createNodeClients } from "./fanout/node-clients.ts";
 import { createAuthInterceptor } from "./interceptors/auth-interceptor.ts";
 import { createErrorInterceptor } from "./interceptors/error-interceptor.ts";
 
@@ -33,9 +34,12 @@ export interface ApiServerOptions {
   readonly maxMessageBytes?: number;
   /** Serve only ApplyConfiguration and Version, to anyone (a machine without config). */
   readonly maintenance?: boolean;
-  /** Enables fan-out to the nodes a call names in its `nodes` metadata. */
-  readonly fanout?: Omit<FanoutOptions, "signal" | "maxMessageBytes">;
-  /** Run after authentication and fan-out, e.g. metrics. */
+  /**
+   * Enables fan-out to the nodes a call names in its `nodes` metadata, for every service the
+   * routes register: how to reach the other nodes' APIs.
+   */
+  readonly fanout?: Omit<NodeClientsOptions, "signal" | "maxMessageBytes"> & { readonly timeoutMs?: number };
+  /** Run after authentication, e.g. metrics. */
   readonly interceptors?: readonly Interceptor[];
   /** Aborting closes the server, like close(). */
   readonly signal?: AbortSignal;
@@ -58,7 +62,7 @@ const closeGraceMs = 2000;
  * Serves the machine API over HTTP/2 with TLS (HTTP/1.1 too, for gRPC-Web and Connect clients
  * that cannot use HTTP/2): gRPC, gRPC-Web and Connect on one port. Every call passes the error
  * interceptor (PlinthError → ConnectError), the auth interceptor (identity from the TLS peer
- * certificate vs. the access table), then fan-out.
+ * certificate vs. the access table), then the service, fanned out when the call names nodes.
  */
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
@@ -80,13 +84,17 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const interceptors: Interceptor[] = [
     createErrorInterceptor(),
     createAuthInterceptor({ maintenance: options.maintenance }),
-    ...(options.fanout
-      ? [createFanoutInterceptor({ ...options.fanout, maxMessageBytes, signal: shutdown.signal })]
-      : []),
     ...(options.interceptors ?? []),
   ];
+  const fanout = options.fanout;
+  const routes = fanout
+    ? (router: ConnectRouter) => {
+        const clients = createNodeClients({ ...fanout, maxMessageBytes, signal: shutdown.signal });
+        options.routes(fanoutRouter(router, { clients, timeoutMs: fanout.timeoutMs }));
+      }
+    : options.routes;
   const handler = connectNodeAdapter({
-    routes: options.routes,
+    routes,
     interceptors,
     readMaxBytes: maxMessageBytes,
     shutdownSignal: shutdown.signal,

@@ -17,8 +17,11 @@ function metadataField(message: DescMessage): DescField | undefined {
     : undefined;
 }
 
-/** The message every reply of the method's answers is tagged in: the reply, or the stream message. */
-export function replyMessage(method: DescMethod): { reply: DescMessage; list?: DescField } {
+/**
+ * The message each answer is tagged in (the reply, or the streamed message) and, for a unary RPC,
+ * the list field that holds the replies; undefined when the RPC does not follow the conventions.
+ */
+export function replyShape(method: DescMethod): { reply: DescMessage; list?: DescField } | undefined {
   if (method.methodKind === "server_streaming") {
     if (metadataField(method.output)) return { reply: method.output };
   } else if (method.methodKind === "unary") {
@@ -27,9 +30,7 @@ export function replyMessage(method: DescMethod): { reply: DescMessage; list?: D
       return { reply: list.message, list };
     }
   }
-  throw new TypeError(
-    `Cannot fan out ${method.parent.typeName}/${method.name}: its ${method.methodKind} response must hold replies with 'Metadata metadata = 1' (unary: in 'repeated <X>Reply messages = 1')`,
-  );
+  return undefined;
 }
 
 /** Sets the node on a reply's metadata, keeping what the node put there. */
