@@ -93,6 +93,15 @@ export function networkOf(prefix: IpPrefix): IpAddress {
   return { family: prefix.address.family, bytes };
 }
 
+/** The address with every bit past the prefix length set (the IPv4 broadcast address). */
+export function lastAddressOf(prefix: IpPrefix): IpAddress {
+  const bytes = prefix.address.bytes.map((b, i) => {
+    const keep = Math.max(0, Math.min(8, prefix.prefixLength - 8 * i));
+    return b | (0xff >> keep);
+  });
+  return { family: prefix.address.family, bytes };
+}
+
 export function hasHostBits(prefix: IpPrefix): boolean {
   return !sameAddress(networkOf(prefix), prefix.address);
 }
