@@ -16,6 +16,8 @@ export interface RunnerOptions {
 
 export interface Runner {
   start(): Promise<void>;
+  /** Reconcile soon: something outside the state changed (host events, process exits). */
+  poke(): void;
   /** Stops waking the controller and waits for a running reconcile to end. */
   stop(): Promise<void>;
 }
@@ -91,6 +93,7 @@ export function createControllerRunner(controller: Controller, options: RunnerOp
       });
       schedule();
     },
+    poke: schedule,
     async stop() {
       abort.abort();
       clearTimeout(timer);

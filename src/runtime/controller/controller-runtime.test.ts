@@ -290,3 +290,28 @@ describe("controller runtime", () => {
     assert.equal(runs, 2);
   });
 });
+
+describe("controller triggers", () => {
+  it("trigger reconciles a controller whose inputs did not change", async () => {
+    const state = testState();
+    const rt = createControllerRuntime({ state });
+    let runs = 0;
+    rt.register({
+      name: "host-watcher",
+      inputs: [],
+      outputs: [],
+      async reconcile() {
+        runs++;
+      },
+    });
+    await rt.start();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(runs, 1);
+    rt.trigger("host-watcher");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(runs, 2);
+    assert.throws(() => rt.trigger("nobody"), /cannot trigger controller nobody/);
+    await rt.stop();
+    await state.close();
+  });
+});

@@ -29,6 +29,11 @@ export interface ControllerRuntime {
   /** Stops controllers consumers first, waiting for running reconciles. */
   stop(): Promise<void>;
   graph(): DependencyGraph;
+  /**
+   * Asks a controller to reconcile soon although none of its inputs changed: for operator
+   * controllers told of host events (a process exited, a link went down).
+   */
+  trigger(name: string): void;
   readonly metrics: Registry;
 }
 
@@ -98,6 +103,12 @@ export function createControllerRuntime(options: ControllerRuntimeOptions): Cont
       }
     },
     graph: () => dependencyGraph(controllers),
+    trigger(name) {
+      if (!controllers.some((c) => c.name === name)) {
+        throw new PlinthError("not_found", `cannot trigger controller ${name}: it is not registered`);
+      }
+      runners.get(name)?.poke();
+    },
   };
   return runtime;
 }

@@ -121,6 +121,7 @@ export function createQueueRunner(controller: QueueController, options: RunnerOp
       });
       await enqueueAll();
     },
+    poke: () => void enqueueAll(),
     async stop() {
       abort.abort();
       for (const item of items.values()) clearTimeout(item.timer);
