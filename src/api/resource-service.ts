@@ -67,8 +67,22 @@ export function createResourceService(options: ResourceServiceOptions): ServiceI
             { ...common, labelQuery, bootstrapContents: req.bootstrapContents },
           )
         : state.watch(def.ptr(req.id, namespace), common);
-    yield create(WatchResponseSchema, { eventType: WatchEventType.ESTABLISHED });
-    for await (const event of events) yield watchEventToWire(event);
+    const it = events[Symbol.asyncIterator]();
+    // Release the state's watch as soon as the call ends, even while this generator waits at a
+    // yield for a reader that is gone (the in-process transport never resumes it).
+    const release = () => void it.return?.();
+    ctx.signal.addEventListener("abort", release, { once: true });
+    try {
+      yield create(WatchResponseSchema, { eventType: WatchEventType.ESTABLISHED });
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield watchEventToWire(r.value);
+      }
+    } finally {
+      ctx.signal.removeEventListener("abort", release);
+      release();
+    }
   }
 
   return {
