@@ -65,10 +65,10 @@ export const MachineConfig = defineKind({
   },
   example: `apiVersion: v1alpha1
 kind: MachineConfig
-type: worker
+type: controlplane
 api:
   port: 50000
-  certSANs: [10.5.0.3, node-2.example.com]
+  certSANs: [10.5.0.2, cp-1.example.com]
 install:
   dir: /var/lib/plinth/install
 trust:
@@ -77,6 +77,10 @@ trust:
       -----BEGIN CERTIFICATE-----
       ...
       -----END CERTIFICATE-----
+    key: |
+      -----BEGIN PRIVATE KEY-----
+      ...
+      -----END PRIVATE KEY-----
   token: abcdef.0123456789abcdef
 `,
 });
