@@ -1,13 +1,12 @@
-import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { isPlinthError } from "../errors/plinth-error.ts";
+import { version } from "../version.ts";
+import { registerAgent } from "./agent.ts";
+import { registerConfig } from "./config.ts";
 import { registerDoctor } from "./doctor.ts";
-
-const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-  version: string;
-};
-
-export const version: string = pkg.version;
+import { registerGen } from "./gen.ts";
+import { registerMachineconfig } from "./machineconfig.ts";
+import { registerValidate } from "./validate.ts";
 
 export function buildProgram(): Command {
   const program = new Command("plinth")
@@ -16,6 +15,11 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDoctor(program);
+  registerGen(program);
+  registerValidate(program);
+  registerMachineconfig(program);
+  registerConfig(program);
+  registerAgent(program);
   return program;
 }
 

@@ -23,6 +23,8 @@ export interface Supervisor {
   stop(id: string): Promise<void>;
   restart(id: string): Promise<void>;
   status(id: string): ServiceStatus;
+  /** The definition a service was added with. */
+  definition(id: string): ServiceDefinition;
   list(): ServiceStatus[];
   logs(id: string, options?: LogReadOptions): AsyncIterable<string>;
   /** Stops every service, dependents before what they depend on. */
@@ -261,6 +263,7 @@ export function createSupervisor(options: SupervisorOptions = {}): Supervisor {
       launch(e);
     },
     status: (id) => snapshot(entry(id)),
+    definition: (id) => entry(id).def,
     list: () => [...entries.values()].map(snapshot).sort((a, b) => a.id.localeCompare(b.id)),
     logs: (id, o) => entry(id).logs.read(o),
     async stopAll() {

@@ -1,0 +1,332 @@
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { type Logger, pino } from "pino";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
+import { ResourceService } from "../api/gen/plinth/resource/v1alpha1/resource_pb.ts";
+import { createResourceService } from "../api/resource-service.ts";
+import { type ApiServer, createApiServer } from "../api/server.ts";
+import type { ValidationMode } from "../config/checks/check-context.ts";
+import { clientContext, stringifyClientConfig } from "../config/client-config.ts";
+import { configError } from "../config/config-issue.ts";
+import { loadConfig } from "../config/load-config.ts";
+import { PlinthError } from "../errors/plinth-error.ts";
+import { isRole, issueCert } from "../pki/index.ts";
+import { type ControllerRuntime, createControllerRuntime } from "../runtime/controller/controller-runtime.ts";
+import { createRegistry } from "../runtime/resource/registry.ts";
+import { createSqliteState } from "../runtime/state/backends/sqlite/sqlite-state.ts";
+import { type State, wrapCore } from "../runtime/state/state.ts";
+import { withValidation } from "../runtime/state/validating-state.ts";
+import { createConfigApplier } from "./config-applier.ts";
+import { configHistory, currentConfig, storeConfig } from "./config-store.ts";
+import { createServiceConfigController } from "./controllers/config/service-config-controller.ts";
+import { createServiceController, serviceControllerName } from "./controllers/services/service-controller.ts";
+import { createMachineService } from "./machine-service.ts";
+import { type MetricsServer, startMetricsServer } from "./metrics-server.ts";
+import { parsedConfig } from "./parsed-config.ts";
+import { agentResources, type MachineStage, MachineStatus, machineStatusId } from "./resources/index.ts";
+import { LogBuffer } from "./services/log-buffer.ts";
+import { createSupervisor, type Supervisor } from "./services/supervisor.ts";
+import { configuredTls, maintenanceTls, type ServerTls } from "./tls-material.ts";
+
+export interface AgentOptions {
+  readonly stateDir: string;
+  /** The API listener; from the config (MachineConfig.api) when absent, else 0.0.0.0:50000. */
+  readonly listen?: { readonly host: string; readonly port: number };
+  /** A config file applied at start when it differs from the stored one. */
+  readonly configPath?: string;
+  /** null: no metrics endpoint. Default 127.0.0.1:9101. */
+  readonly metricsListen?: { readonly host: string; readonly port: number } | null;
+  /** Which host the agent manages: decides validation and what reboot does. Default host. */
+  readonly mode?: ValidationMode;
+  readonly version: string;
+  readonly logLevel?: string;
+  /** Extra log destination besides the state dir's log file (stderr for the CLI). */
+  readonly logStream?: NodeJS.WritableStream;
+}
+
+export interface Agent {
+  start(): Promise<void>;
+  /** Stops controllers, then services in dependency order, then the API. */
+  stop(): Promise<void>;
+  /** The API's port (after start). */
+  readonly apiPort: number;
+  readonly metricsPort: number | undefined;
+  readonly maintenance: boolean;
+  /** Resolves when a reboot or reset asked for by the API has brought the agent back. */
+  readonly restarts: number;
+}
+
+const defaultListen = { host: "0.0.0.0", port: 50000 };
+
+/** One boot of the agent: everything that a reboot tears down and builds again. */
+interface Boot {
+  readonly state: State;
+  readonly runtime: ControllerRuntime;
+  readonly supervisor: Supervisor;
+  server?: ApiServer;
+  maintenance: boolean;
+}
+
+/**
+ * The agent: the durable state, the controllers, the supervised services and the machine API.
+ * A reboot (on a host Plinth does not own) or a reset restarts all of it inside the process.
+ */
+export function createAgent(options: AgentOptions): Agent {
+  const mode = options.mode ?? "host";
+  const agentLog = new LogBuffer({ capacity: 5000 });
+  const streams: pino.StreamEntry[] = [{ stream: { write: (s: string) => agentLog.write(s) } }];
+  if (options.logStream) streams.push({ stream: options.logStream });
+  const logFile = join(options.stateDir, "logs", "agent.log");
+  let log: Logger = pino({ level: options.logLevel ?? "info" }, pino.multistream(streams));
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics, prefix: "plinth_agent_" });
+  const registry = createRegistry(agentResources);
+  const stoppedByUser = new Set<string>();
+  let boot: Boot | undefined;
+  let metricsServer: MetricsServer | undefined;
+  let apiPort = 0;
+  let restarts = 0;
+  let transition: Promise<void> = Promise.resolve();
+
+  function listenFor(configYaml: string | undefined): { host: string; port: number } {
+    if (options.listen) return options.listen;
+    if (!configYaml) return defaultListen;
+    const mc = parsedConfig(configYaml, mode).find("MachineConfig");
+    return mc ? { host: mc.api.listenAddress, port: mc.api.port } : defaultListen;
+  }
+
+  async function startServer(b: Boot): Promise<void> {
+    const record = await currentConfig(b.state);
+    const listen = listenFor(record?.yaml);
+    b.maintenance = !record?.complete;
+    let tls: ServerTls;
+    if (b.maintenance) tls = await maintenanceTls();
+    else tls = await configuredTls(parsedConfig(record!.yaml, mode), listen.host);
+    const ops = machineOperations(b);
+    b.server = await createApiServer({
+      listen,
+      maintenance: b.maintenance,
+      tls: b.maintenance
+        ? { cert: tls.cert, key: tls.key, requestClientCert: false }
+        : { cert: tls.cert, key: tls.key, ca: tls.ca!, requestClientCert: true },
+      ...(b.maintenance
+        ? {}
+        : { fanout: { tls: { cert: tls.cert, key: tls.key, ca: tls.ca! }, defaultPort: listen.port } }),
+      routes: (router) => {
+        router.service(MachineService, createMachineService(ops));
+        router.service(ResourceService, createResourceService({ state: b.state, registry }));
+      },
+    });
+    apiPort = b.server.port;
+    await writeMachineStatus(b, b.maintenance ? "maintenance" : "running");
+    log.info(
+      {
+        listen: `${listen.host}:${b.server.port}`,
+        maintenance: b.maintenance,
+        revision: record?.revision ?? 0,
+      },
+      b.maintenance
+        ? "machine API listening in maintenance mode (TLS, no client auth)"
+        : "machine API listening (mTLS)",
+    );
+  }
+
+  async function writeMachineStatus(b: Boot, stage: MachineStage) {
+    const record = await currentConfig(b.state);
+    const machineType = record?.complete
+      ? parsedConfig(record.yaml, mode).get("MachineConfig").type
+      : "unknown";
+    await b.state.upsert(
+      MachineStatus.ptr(machineStatusId),
+      (d) => {
+        d.spec = { stage, configRevision: record?.revision ?? 0, machineType, agentVersion: options.version };
+      },
+      {
+        owner: "agent",
+        initial: () => ({ stage, configRevision: 0, machineType, agentVersion: options.version }),
+      },
+    );
+  }
+
+  function machineOperations(b: Boot) {
+    const applier = createConfigApplier({ state: b.state, mode });
+    return {
+      applier,
+      supervisor: b.supervisor,
+      stoppedByUser,
+      agentLog,
+      version: { tag: options.version },
+      isMaintenance: () => b.maintenance,
+      afterApply(result: { record?: { complete: boolean } }) {
+        // Leaving maintenance mode, or new trust material: serve again with the new TLS set-up,
+        // after this reply has gone out.
+        if (result.record?.complete) schedule(() => restartServer(b));
+        else void writeMachineStatus(b, b.maintenance ? "maintenance" : "running");
+      },
+      servicesChanged: () => b.runtime.trigger(serviceControllerName),
+      reboot: () => schedule(() => reboot()),
+      reset: (o: { graceful: boolean; reboot: boolean }) => schedule(() => reset(o.graceful)),
+      history: (limit: number) => configHistory(b.state, limit),
+      issueClientConfig: (o: { roles: readonly string[]; name: string; ttlMs: number }) =>
+        issueClientConfig(b, o),
+    };
+  }
+
+  async function issueClientConfig(b: Boot, o: { roles: readonly string[]; name: string; ttlMs: number }) {
+    if (o.roles.length === 0)
+      throw new PlinthError("invalid_argument", "IssueClientConfig: 'roles' must name at least one role");
+    for (const r of o.roles) {
+      if (!isRole(r)) {
+        throw new PlinthError(
+          "invalid_argument",
+          `IssueClientConfig: unknown role '${r}' (os:admin, os:operator, os:reader, os:etcd:backup)`,
+        );
+      }
+    }
+    const record = await currentConfig(b.state);
+    const ca = record?.complete ? parsedConfig(record.yaml, mode).get("MachineConfig").trust.ca : undefined;
+    if (!ca?.key) {
+      throw new PlinthError(
+        "failed_precondition",
+        "this machine has no API CA key (only control planes do): ask a control plane",
+      );
+    }
+    const name = o.name || o.roles.join("-").replaceAll(":", "-");
+    const cert = await issueCert({
+      ca: { crt: ca.crt, key: ca.key },
+      subject: name,
+      organization: [...o.roles],
+      usage: "client",
+      validity: o.ttlMs,
+    });
+    return stringifyClientConfig({
+      context: name,
+      contexts: { [name]: clientContext({ endpoints: [], ca: ca.crt, crt: cert.crt, key: cert.key }) },
+    });
+  }
+
+  /** Runs a transition after the current call has been answered, one at a time. */
+  function schedule(fn: () => Promise<void>): void {
+    transition = transition
+      .then(() => new Promise((r) => setTimeout(r, 100)))
+      .then(fn)
+      .catch((err) => log.error({ err }, "machine transition failed"));
+  }
+
+  async function restartServer(b: Boot): Promise<void> {
+    if (boot !== b) return;
+    await b.server?.close();
+    await startServer(b);
+  }
+
+  async function bootUp(): Promise<void> {
+    await mkdir(join(options.stateDir, "logs"), { recursive: true });
+    const state = wrapCore(
+      withValidation(createSqliteState({ path: join(options.stateDir, "state.db") }), registry),
+    );
+    const runtime = createControllerRuntime({ state, logger: log, metricsRegistry: metrics });
+    const supervisor = createSupervisor({
+      logDir: join(options.stateDir, "logs"),
+      onChange: () => runtime.trigger(serviceControllerName),
+    });
+    const b: Boot = { state, runtime, supervisor, maintenance: true };
+    boot = b;
+    if (options.configPath) await applyConfigFile(b, options.configPath);
+    runtime.register(
+      createServiceConfigController({ mode }),
+      createServiceController({ supervisor, stoppedByUser }),
+    );
+    await runtime.start();
+    await startServer(b);
+  }
+
+  async function applyConfigFile(b: Boot, path: string): Promise<void> {
+    const text = await readFile(path, "utf8").catch((err) => {
+      throw new PlinthError("not_found", `--config: cannot read ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    });
+    const result = loadConfig(text, { mode, partial: true });
+    if (!result.ok) throw configError(result.issues, path);
+    const current = await currentConfig(b.state);
+    if (current?.yaml === text) return;
+    const complete = !!result.bundle.find("MachineConfig") && !!result.bundle.find("ClusterConfig");
+    await storeConfig(b.state, { yaml: text, complete, mode: "startup", appliedBy: `--config ${path}` });
+  }
+
+  async function shutDown(graceful = true): Promise<void> {
+    const b = boot;
+    if (!b) return;
+    boot = undefined;
+    await writeMachineStatus(b, "stopping").catch(() => {});
+    await b.runtime.stop();
+    if (graceful) await b.supervisor.stopAll();
+    else await Promise.all(b.supervisor.list().map((s) => b.supervisor.remove(s.id)));
+    await b.server?.close();
+    await b.state.close();
+  }
+
+  async function reboot(): Promise<void> {
+    if (mode === "host") {
+      log.warn("rebooting the machine through systemd");
+      await shutDown();
+      const { execFile } = await import("node:child_process");
+      execFile("systemctl", ["reboot"]);
+      return;
+    }
+    log.info("reboot: restarting the agent and its services");
+    await shutDown();
+    restarts++;
+    await bootUp();
+  }
+
+  async function reset(graceful: boolean): Promise<void> {
+    log.warn({ graceful }, "reset: stopping services and wiping the machine state");
+    await shutDown(graceful);
+    for (const f of ["state.db", "state.db-wal", "state.db-shm"])
+      await rm(join(options.stateDir, f), { force: true });
+    stoppedByUser.clear();
+    restarts++;
+    await bootUp();
+  }
+
+  return {
+    async start() {
+      await mkdir(join(options.stateDir, "logs"), { recursive: true });
+      log = pino(
+        { level: options.logLevel ?? "info" },
+        pino.multistream([
+          ...streams,
+          { stream: pino.destination({ dest: logFile, append: true, sync: false }) },
+        ]),
+      );
+      await bootUp();
+      if (options.metricsListen !== null) {
+        metricsServer = await startMetricsServer(
+          metrics,
+          options.metricsListen ?? { host: "127.0.0.1", port: 9101 },
+        );
+      }
+    },
+    async stop() {
+      await transition;
+      await shutDown();
+      await metricsServer?.close();
+      agentLog.close();
+      log.flush();
+    },
+    get apiPort() {
+      return apiPort;
+    },
+    get metricsPort() {
+      return metricsServer?.port;
+    },
+    get maintenance() {
+      return boot?.maintenance ?? true;
+    },
+    get restarts() {
+      return restarts;
+    },
+  };
+}

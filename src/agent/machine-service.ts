@@ -1,0 +1,178 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { identityKey } from "../api/auth/identity.ts";
+import { ApplyMode, type MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
+import { PlinthError } from "../errors/plinth-error.ts";
+import type { ApplyRequest, ApplyResult, ConfigApplier } from "./config-applier.ts";
+import type { ApplyModeName, ConfigRecord } from "./resources/index.ts";
+import type { LogBuffer } from "./services/log-buffer.ts";
+import type { Supervisor } from "./services/supervisor.ts";
+
+/** What the machine service asks of the agent that hosts it. */
+export interface MachineOperations {
+  readonly applier: ConfigApplier;
+  readonly supervisor: Supervisor;
+  /** Services stopped by hand stay stopped until started by hand. */
+  readonly stoppedByUser: Set<string>;
+  /** The agent's own log, served as the logs of service `agent`. */
+  readonly agentLog: LogBuffer;
+  readonly version: { readonly tag: string; readonly built?: Date };
+  isMaintenance(): boolean;
+  /** Runs after a stored (not dry-run) apply was answered. */
+  afterApply(result: ApplyResult): void;
+  /** Service state changed by hand: refresh the statuses. */
+  servicesChanged(): void;
+  /** Scheduled after the reply is sent. */
+  reboot(): void;
+  reset(options: { graceful: boolean; reboot: boolean }): void;
+  history(limit: number): Promise<ConfigRecord[]>;
+  issueClientConfig(options: { roles: readonly string[]; name: string; ttlMs: number }): Promise<string>;
+}
+
+const wireModes: Record<ApplyRequest["mode"], ApplyMode> = {
+  auto: ApplyMode.AUTO,
+  no_reboot: ApplyMode.NO_REBOOT,
+  staged: ApplyMode.STAGED,
+  try: ApplyMode.TRY,
+};
+
+function modeFromWire(mode: ApplyMode): ApplyRequest["mode"] {
+  for (const [name, value] of Object.entries(wireModes))
+    if (value === mode) return name as ApplyRequest["mode"];
+  if (mode === ApplyMode.UNSPECIFIED) return "auto";
+  throw new PlinthError("invalid_argument", `ApplyConfiguration: unknown mode ${mode}`);
+}
+
+function modeToWire(mode: ApplyModeName): ApplyMode {
+  return mode === "startup" ? ApplyMode.UNSPECIFIED : wireModes[mode];
+}
+
+function caller(ctx: HandlerContext): string {
+  const id = ctx.values.get(identityKey);
+  return id.kind === "certificate" ? id.subject : "maintenance (no client certificate)";
+}
+
+const userServiceIds = (ops: MachineOperations) => new Set(ops.supervisor.list().map((s) => s.id));
+
+function requireService(ops: MachineOperations, id: string, rpc: string): void {
+  if (id === "") throw new PlinthError("invalid_argument", `${rpc}: 'id' must name a service`);
+  if (!userServiceIds(ops).has(id)) {
+    throw new PlinthError("not_found", `${rpc}: service '${id}' does not exist on this machine`);
+  }
+}
+
+const encoder = new TextEncoder();
+
+export function createMachineService(ops: MachineOperations): ServiceImpl<typeof MachineService> {
+  return {
+    async applyConfiguration(req, ctx) {
+      const text = new TextDecoder("utf-8", { fatal: true }).decode(req.data);
+      const result = await ops.applier.apply({
+        yaml: text,
+        mode: modeFromWire(req.mode),
+        dryRun: req.dryRun,
+        appliedBy: caller(ctx),
+      });
+      if (result.record) ops.afterApply(result);
+      return {
+        messages: [
+          {
+            mode: ApplyMode.NO_REBOOT,
+            modeDetails: result.details,
+            warnings: [...result.warnings],
+            diff: result.diff,
+          },
+        ],
+      };
+    },
+    version() {
+      return {
+        messages: [
+          {
+            version: {
+              tag: ops.version.tag,
+              runtimeVersion: process.versions.node,
+              os: process.platform,
+              arch: process.arch,
+              ...(ops.version.built ? { built: timestampFromDate(ops.version.built) } : {}),
+            },
+            maintenance: ops.isMaintenance(),
+          },
+        ],
+      };
+    },
+    serviceList() {
+      const services = ops.supervisor.list().map((s) => ({
+        id: s.id,
+        state: s.state,
+        health: { unknown: s.healthy === undefined, healthy: s.healthy ?? false, lastMessage: s.message },
+        events: [{ message: s.message, state: s.state }],
+      }));
+      return { messages: [{ services }] };
+    },
+    serviceStart(req) {
+      requireService(ops, req.id, "ServiceStart");
+      ops.stoppedByUser.delete(req.id);
+      ops.supervisor.start(req.id);
+      ops.servicesChanged();
+      return { messages: [{ response: `service ${req.id} started` }] };
+    },
+    async serviceStop(req) {
+      requireService(ops, req.id, "ServiceStop");
+      ops.stoppedByUser.add(req.id);
+      await ops.supervisor.stop(req.id);
+      ops.servicesChanged();
+      return { messages: [{ response: `service ${req.id} stopped` }] };
+    },
+    async serviceRestart(req) {
+      requireService(ops, req.id, "ServiceRestart");
+      ops.stoppedByUser.delete(req.id);
+      await ops.supervisor.restart(req.id);
+      ops.servicesChanged();
+      return { messages: [{ response: `service ${req.id} restarted` }] };
+    },
+    async *logs(req, ctx) {
+      if (req.tailLines < -1) {
+        throw new PlinthError(
+          "invalid_argument",
+          `Logs: 'tail_lines' must be -1 or more, current value is ${req.tailLines}`,
+        );
+      }
+      const tail =
+        req.tailLines === -1 ? undefined : req.tailLines === 0 && !req.follow ? undefined : req.tailLines;
+      const options = { tail, follow: req.follow, signal: ctx.signal };
+      let lines: AsyncIterable<string>;
+      if (req.id === "agent") lines = ops.agentLog.read(options);
+      else {
+        requireService(ops, req.id, "Logs");
+        lines = ops.supervisor.logs(req.id, options);
+      }
+      for await (const line of lines) yield { data: encoder.encode(`${line}\n`) };
+    },
+    reboot() {
+      ops.reboot();
+      return { messages: [{ actorId: `reboot-${Date.now()}` }] };
+    },
+    reset(req) {
+      ops.reset({ graceful: req.graceful, reboot: req.reboot });
+      return { messages: [{ actorId: `reset-${Date.now()}` }] };
+    },
+    async configHistory(req) {
+      const entries = (await ops.history(req.limit)).map((r) => ({
+        version: BigInt(r.revision),
+        applied: timestampFromDate(new Date(r.appliedAt)),
+        mode: modeToWire(r.mode),
+        appliedBy: r.appliedBy,
+        data: encoder.encode(r.yaml),
+      }));
+      return { messages: [{ entries }] };
+    },
+    async issueClientConfig(req) {
+      const ttlMs = req.ttl
+        ? Number(req.ttl.seconds) * 1000 + Math.floor(req.ttl.nanos / 1e6)
+        : 365 * 24 * 3600 * 1000;
+      const text = await ops.issueClientConfig({ roles: req.roles, name: req.name, ttlMs });
+      return { messages: [{ clientConfig: encoder.encode(text) }] };
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { Command } from "commander";
+import { Option } from "commander";
+import { createAgent } from "../agent/agent.ts";
+import { parseHostPort } from "../agent/host-port.ts";
+import { version } from "../version.ts";
+
+interface AgentFlags {
+  stateDir: string;
+  listen?: string;
+  config?: string;
+  metrics: string;
+  mode: "local" | "netns" | "host";
+  logLevel: string;
+}
+
+/** `plinth agent`: the per-machine daemon. Runs until SIGTERM or SIGINT. */
+export function registerAgent(program: Command): void {
+  program
+    .command("agent")
+    .description("run the machine agent: resource runtime, controllers, services and the machine API")
+    .option("--state-dir <dir>", "where the agent keeps its state and logs", "/var/lib/plinth")
+    .option("--listen <addr:port>", "machine API address (default: from the config, else 0.0.0.0:50000)")
+    .option("--config <file>", "apply this config at start when it differs from the stored one")
+    .option("--metrics <addr:port>", "Prometheus metrics address ('off' to disable)", "127.0.0.1:9101")
+    .addOption(
+      new Option(
+        "--mode <mode>",
+        "what the agent manages: host (a whole machine), netns or local (sandboxes)",
+      )
+        .choices(["host", "netns", "local"])
+        .default("host"),
+    )
+    .option("--log-level <level>", "trace, debug, info, warn or error", "info")
+    .action(async (flags: AgentFlags) => {
+      const agent = createAgent({
+        stateDir: flags.stateDir,
+        ...(flags.listen ? { listen: parseHostPort(flags.listen, "--listen") } : {}),
+        ...(flags.config ? { configPath: flags.config } : {}),
+        metricsListen:
+          flags.metrics === "off" ? null : parseHostPort(flags.metrics, "--metrics", "127.0.0.1"),
+        mode: flags.mode,
+        version,
+        logLevel: flags.logLevel,
+        logStream: process.stderr,
+      });
+      await agent.start();
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          process.stderr.write(`plinth agent: ${signal}: stopping\n`);
+          resolve();
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+      await agent.stop();
+    });
+}
