@@ -84,7 +84,7 @@ export function toConfigIssues(
     } else {
       const input = (issue as { input?: unknown }).input;
       // Checks across fields report on a whole mapping; only a single written value is worth echoing.
-      const echo = issue.code === "custom" && isScalar(input) && !issue.message.includes(", got ");
+      const echo = isScalar(input) && !issue.message.includes(", got ");
       const value = echo ? `, got ${showValue(input)}` : "";
       out.push({ ...location, path, message: `${issue.message}${value}` });
     }
