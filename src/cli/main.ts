@@ -3,11 +3,7 @@ import { isPlinthError } from "../errors/plinth-error.ts";
 import { version } from "../version.ts";
 import { registerAgent } from "./agent.ts";
 import { registerConfig } from "./config.ts";
-import { registerConfig } from "./config.ts";
 import { registerDoctor } from "./doctor.ts";
-import { registerGen } from "./gen.ts";
-import { registerMachineconfig } from "./machineconfig.ts";
-import { registerValidate } from "./validate.ts";
 import { registerGen } from "./gen.ts";
 import { registerMachineconfig } from "./machineconfig.ts";
 import { registerValidate } from "./validate.ts";
@@ -19,10 +15,6 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDoctor(program);
-  registerGen(program);
-  registerValidate(program);
-  registerMachineconfig(program);
-  registerConfig(program);
   registerGen(program);
   registerValidate(program);
   registerMachineconfig(program);
