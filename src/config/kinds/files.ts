@@ -8,7 +8,7 @@ export const Files = defineKind({
   kind: "Files",
   description:
     "Files the agent writes. `create` writes only when the file is missing, `overwrite` keeps it equal to " +
-    "`content`, `append` makes sure `content` is at its end. Patches merge `files` by `path`.",
+    "`content`, `append` makes sure `content` is at its end.",
   fields: {
     files: z
       .array(

@@ -4,7 +4,7 @@ import { addIssue, defineKind } from "../kind-definition.ts";
 
 export const StaticHosts = defineKind({
   kind: "StaticHosts",
-  description: "Entries for /etc/hosts. Patches merge `hosts` by `ip`.",
+  description: "Entries for /etc/hosts.",
   fields: {
     hosts: z
       .array(
