@@ -24,7 +24,13 @@ import { createServiceController, serviceControllerName } from "./controllers/se
 import { createMachineService } from "./machine-service.ts";
 import { type MetricsServer, startMetricsServer } from "./metrics-server.ts";
 import { parsedConfig } from "./parsed-config.ts";
-import { agentResources, type MachineStage, MachineStatus, machineStatusId } from "./resources/index.ts";
+import {
+  agentResources,
+  describeDefinition,
+  type MachineStage,
+  MachineStatus,
+  machineStatusId,
+} from "./resources/index.ts";
 import { LogBuffer } from "./services/log-buffer.ts";
 import { createSupervisor, type Supervisor } from "./services/supervisor.ts";
 import { configuredTls, maintenanceTls, type ServerTls } from "./tls-material.ts";
@@ -233,12 +239,26 @@ export function createAgent(options: AgentOptions): Agent {
     const b: Boot = { state, runtime, supervisor, maintenance: true };
     boot = b;
     if (options.configPath) await applyConfigFile(b, options.configPath);
+    await publishDefinitions(state);
     runtime.register(
       createServiceConfigController({ mode }),
       createServiceController({ supervisor, stoppedByUser }),
     );
     await runtime.start();
     await startServer(b);
+  }
+
+  async function publishDefinitions(state: State): Promise<void> {
+    for (const def of registry.list()) {
+      const desc = describeDefinition(def);
+      await state.upsert(
+        { ...desc.metadata },
+        (d) => {
+          d.spec = desc.spec;
+        },
+        { owner: "agent", initial: () => desc.spec },
+      );
+    }
   }
 
   async function applyConfigFile(b: Boot, path: string): Promise<void> {

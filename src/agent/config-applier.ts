@@ -60,6 +60,14 @@ export function createConfigApplier(options: { state: State; mode: ValidationMod
         const result = loadConfig(req.yaml, { mode: options.mode, partial });
         if (!result.ok) throw configError(result.issues, "config");
         const complete = hasMachineAndCluster(result.bundle);
+        const trust = result.bundle.find("MachineConfig")?.trust;
+        if (complete && trust && !trust.certificate && !trust.ca.key) {
+          throw new PlinthError(
+            "failed_precondition",
+            "config: MachineConfig.trust needs 'certificate' (this machine's API certificate and key) or the CA key: " +
+              "getting a certificate from a control plane with the bootstrap token is not supported yet",
+          );
+        }
         const diff = createTwoFilesPatch(
           "current",
           "new",

@@ -2,10 +2,17 @@ import { Command, CommanderError } from "commander";
 import { isPlinthError } from "../errors/plinth-error.ts";
 import { version } from "../version.ts";
 import { registerAgent } from "./agent.ts";
+import { registerApplyConfig } from "./apply-config.ts";
+import { addGlobalFlags } from "./client/global-flags.ts";
 import { registerConfig } from "./config.ts";
+import { registerConfigRemote } from "./config-remote.ts";
 import { registerDoctor } from "./doctor.ts";
 import { registerGen } from "./gen.ts";
+import { registerGet } from "./get.ts";
+import { registerLogs } from "./logs.ts";
+import { registerMachineVerbs } from "./machine-verbs.ts";
 import { registerMachineconfig } from "./machineconfig.ts";
+import { registerServices } from "./services.ts";
 import { registerValidate } from "./validate.ts";
 
 export function buildProgram(): Command {
@@ -14,11 +21,18 @@ export function buildProgram(): Command {
     .version(version, "-v, --version", "print the CLI version")
     .showHelpAfterError()
     .exitOverride();
+  addGlobalFlags(program);
   registerDoctor(program);
   registerGen(program);
   registerValidate(program);
   registerMachineconfig(program);
   registerConfig(program);
+  registerConfigRemote(program.commands.find((c) => c.name() === "config")!);
+  registerApplyConfig(program);
+  registerGet(program);
+  registerServices(program);
+  registerLogs(program);
+  registerMachineVerbs(program);
   registerAgent(program);
   return program;
 }
