@@ -28,7 +28,13 @@ const contextSchema = z.strictObject({
 
 export const clientConfigSchema = z.strictObject({
   context: z.string().default("").describe("the current context"),
-  contexts: z.record(z.string().min(1), contextSchema).default({}).describe("contexts by name"),
+  contexts: z
+    .record(
+      z.string().regex(/^(?!__proto__$)\S+$/, { message: "expected a context name without spaces" }),
+      contextSchema,
+    )
+    .default({})
+    .describe("contexts by name"),
 });
 
 export type ClientContext = z.output<typeof contextSchema>;

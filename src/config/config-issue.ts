@@ -29,6 +29,7 @@ export function formatPath(path: IssuePath): string {
 /** A short rendering of a value a user wrote, for messages. */
 export function showValue(value: unknown): string {
   if (value === null) return "null";
+  if (value === undefined) return "nothing";
   if (Array.isArray(value)) return "a list";
   if (value instanceof Uint8Array) return "binary data";
   if (typeof value === "object") return "a mapping";

@@ -16,7 +16,12 @@ export const Service = defineKind({
     args: z.array(z.string()).default([]).describe("arguments"),
     env: z
       .record(
-        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "expected an environment variable name" }),
+        // A record key named __proto__ would be dropped while parsing; refuse it instead.
+        z
+          .string()
+          .regex(/^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]*$/, {
+            message: "expected an environment variable name",
+          }),
         z.string(),
       )
       .default({})

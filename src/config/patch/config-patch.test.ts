@@ -106,7 +106,7 @@ describe("strategic merge patches", () => {
   it("names the patch, the document and the problem", () => {
     assert.throws(
       () => patch(base, "kind: Link\nmtu: 1"),
-      /^PlinthError: p1: patch document 1 \(Link\): 'name' is required to pick one of the Link documents, got undefined$/,
+      /^PlinthError: p1: patch document 1 \(Link\): 'name' is required to pick one of the Link documents$/,
     );
     assert.throws(
       () => patch(base, "kind: Nope\n"),

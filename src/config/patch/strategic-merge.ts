@@ -15,7 +15,8 @@ function listKey(
   base: unknown[],
   patch: unknown[],
 ): string | undefined {
-  const declared = def.listKeys[path.join(".")];
+  const at = path.join(".");
+  const declared = Object.hasOwn(def.listKeys, at) ? def.listKeys[at] : undefined;
   if (declared) return declared;
   const named = (items: unknown[]) => items.every((i) => isPlainObject(i) && typeof i.name === "string");
   return base.length + patch.length > 0 && named(base) && named(patch) ? "name" : undefined;
@@ -113,7 +114,9 @@ export function applyStrategicPatch(
       fail(
         index,
         kind,
-        `'name' is required to pick one of the ${def.kind} documents, got ${showValue(name)}`,
+        name === undefined
+          ? `'name' is required to pick one of the ${def.kind} documents`
+          : `'name' must be a string, got ${showValue(name)}`,
       );
     }
     const at = docs.findIndex(
