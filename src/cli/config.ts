@@ -29,13 +29,16 @@ function run(action: (flags: ConfigFlags) => Promise<number>) {
   };
 }
 
-/** `plinth config contexts|context|endpoint|node|merge|info`: the client config. */
+/**
+ * `plinth config contexts|context|endpoint|node|merge|info`: the client config. The file and the
+ * context come from the program's global `--plinthconfig` and `--context` flags.
+ */
 export function registerConfig(program: Command): void {
   const group = program
     .command("config")
-    .description("manage the client config (default ~/.plinth/config)")
-    .option("--plinthconfig <file>", "the client config file (default $PLINTHCONFIG or ~/.plinth/config)")
-    .option("--context <name>", "the context to act on instead of the current one");
+    .description(
+      "manage the client config (default ~/.plinth/config); the global --plinthconfig and --context apply",
+    );
   group
     .command("contexts")
     .description("list the contexts")
