@@ -17,11 +17,9 @@ export const Service = defineKind({
     env: z
       .record(
         // A record key named __proto__ would be dropped while parsing; refuse it instead.
-        z
-          .string()
-          .regex(/^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]*$/, {
-            message: "expected an environment variable name",
-          }),
+        z.string().regex(/^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]*$/, {
+          message: "expected an environment variable name",
+        }),
         z.string(),
       )
       .default({})
