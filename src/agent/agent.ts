@@ -26,6 +26,7 @@ import { type MetricsServer, startMetricsServer } from "./metrics-server.ts";
 import { parsedConfig } from "./parsed-config.ts";
 import {
   agentResources,
+  type ConfigRecord,
   describeDefinition,
   type MachineStage,
   MachineStatus,
@@ -72,6 +73,8 @@ interface Boot {
   readonly supervisor: Supervisor;
   server?: ApiServer;
   maintenance: boolean;
+  /** What the running API server was built from: a new config restarts it only when this changes. */
+  serverBasis?: string;
 }
 
 /**
@@ -106,6 +109,7 @@ export function createAgent(options: AgentOptions): Agent {
     const record = await currentConfig(b.state);
     const listen = listenFor(record?.yaml);
     b.maintenance = !record?.complete;
+    b.serverBasis = serverBasis(record);
     let tls: ServerTls;
     if (b.maintenance) tls = await maintenanceTls();
     else tls = await configuredTls(parsedConfig(record!.yaml, mode), listen.host);
@@ -138,6 +142,12 @@ export function createAgent(options: AgentOptions): Agent {
     );
   }
 
+  function serverBasis(record: ConfigRecord | undefined): string {
+    if (!record?.complete) return "maintenance";
+    const mc = parsedConfig(record.yaml, mode).get("MachineConfig");
+    return JSON.stringify([mc.api, mc.trust, listenFor(record.yaml)]);
+  }
+
   async function writeMachineStatus(b: Boot, stage: MachineStage) {
     const record = await currentConfig(b.state);
     const machineType = record?.complete
@@ -164,10 +174,10 @@ export function createAgent(options: AgentOptions): Agent {
       agentLog,
       version: { tag: options.version },
       isMaintenance: () => b.maintenance,
-      afterApply(result: { record?: { complete: boolean } }) {
-        // Leaving maintenance mode, or new trust material: serve again with the new TLS set-up,
-        // after this reply has gone out.
-        if (result.record?.complete) schedule(() => restartServer(b));
+      afterApply(result: { record?: ConfigRecord }) {
+        // Leaving maintenance mode, new trust material or a new listener: serve again with the
+        // new set-up, after this reply has gone out. Other changes leave open calls alone.
+        if (result.record && serverBasis(result.record) !== b.serverBasis) schedule(() => restartServer(b));
         else void writeMachineStatus(b, b.maintenance ? "maintenance" : "running");
       },
       servicesChanged: () => b.runtime.trigger(serviceControllerName),

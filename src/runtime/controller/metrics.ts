@@ -9,8 +9,13 @@ export interface ControllerMetrics {
   readonly queueDepth: Gauge<"controller">;
 }
 
+const byRegistry = new WeakMap<Registry, ControllerMetrics>();
+
+/** The controller metrics of a registry, registered once (runtimes come and go on reboot). */
 export function createControllerMetrics(registry: Registry = new Registry()): ControllerMetrics {
-  return {
+  const existing = byRegistry.get(registry);
+  if (existing) return existing;
+  const metrics: ControllerMetrics = {
     registry,
     reconciles: new Counter({
       name: "plinth_controller_reconciles_total",
@@ -38,4 +43,6 @@ export function createControllerMetrics(registry: Registry = new Registry()): Co
       registers: [registry],
     }),
   };
+  byRegistry.set(registry, metrics);
+  return metrics;
 }
