@@ -30,4 +30,22 @@ describe("test sandbox", () => {
     assert.throws(() => readFileSync("/etc/motd-plinth-test"), /ENOENT/);
     assert.doesNotMatch(execFileSync("ip", ["-json", "link"], { encoding: "utf8" }), /br-test0/);
   });
+
+  it("runs the node host adapter inside, for controllers driven from outside", async () => {
+    const host = await box.startHost();
+    try {
+      await host.setHostname("box-3");
+      await host.writeFileAtomic("/etc/plinth-host-test", "inside\n");
+      await host.writeSysctl("net.ipv4.ip_forward", "1");
+      assert.equal((await box.exec("hostname", [])).stdout.trim(), "box-3");
+      assert.equal((await box.exec("cat", ["/etc/plinth-host-test"])).stdout, "inside\n");
+      assert.match(JSON.stringify(await host.ipJson(["link"])), /br-test0/);
+      assert.equal(await host.readSysctl("net.ipv4.ip_forward"), "1");
+      assert.notEqual(hostname(), "box-3");
+      assert.throws(() => readFileSync("/etc/plinth-host-test"), /ENOENT/);
+      assert.equal(readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8"), hostForward);
+    } finally {
+      host.close();
+    }
+  });
 });

@@ -3,7 +3,9 @@ import { cp, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import type { RunOptions, RunResult } from "../agent/host/host.ts";
+import { type ConnectedHost, connectHost } from "../agent/host/host-wire.ts";
 import { findBinary } from "../doctor/doctor.ts";
 
 /**
@@ -21,6 +23,11 @@ export interface Sandbox {
   exec(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Starts a long-running process inside; it is killed by destroy(). */
   spawn(command: string, args: readonly string[], options?: SpawnOptions): ChildProcess;
+  /**
+   * The production Node host adapter (root "/") running in a process inside the sandbox, driven
+   * from this process: controllers tested in process make their host effects in the sandbox.
+   */
+  startHost(): Promise<ConnectedHost>;
   destroy(): Promise<void>;
 }
 
@@ -94,7 +101,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
   const children = new Set<ChildProcess>();
   const enter = ["-t", String(inner), "--net", "--uts", "--mount", "--"];
 
-  return {
+  const sandbox: Sandbox = {
     name,
     pid: inner,
     dir,
@@ -119,6 +126,39 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       child.once("exit", () => children.delete(child));
       return child;
     },
+    async startHost() {
+      const child = sandbox.spawn(
+        process.execPath,
+        ["--disable-warning=ExperimentalWarning", fileURLToPath(hostProcessUrl)],
+        { stdio: ["pipe", "pipe", "pipe"] },
+      );
+      let stderr = "";
+      child.stderr?.on("data", (d) => {
+        stderr += d;
+      });
+      const host = connectHost({ input: child.stdout!, output: child.stdin! });
+      // The first answer proves the process is up inside the namespaces.
+      const name = await Promise.race([
+        host.hostname(),
+        new Promise<never>((_, reject) =>
+          child.once("exit", (code) =>
+            reject(new Error(`sandbox host process exited with ${code}: ${stderr.trim()}`)),
+          ),
+        ),
+      ]);
+      if (name !== sandbox.name) {
+        child.kill("SIGKILL");
+        throw new Error(`sandbox host process runs outside the sandbox: hostname is '${name}'`);
+      }
+      const close = host.close;
+      return {
+        ...host,
+        close() {
+          close();
+          child.kill("SIGTERM");
+        },
+      };
+    },
     async destroy() {
       for (const c of children) c.kill("SIGKILL");
       holder.kill("SIGKILL");
@@ -135,7 +175,10 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return sandbox;
 }
+
+const hostProcessUrl = new URL("../agent/host/host-process.ts", import.meta.url);
 
 function childPid(parent: number): Promise<number> {
   return new Promise((resolve, reject) => {

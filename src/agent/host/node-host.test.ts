@@ -12,8 +12,9 @@ describe("node host adapter", () => {
   let host: Host;
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "plinth-host-"));
-    await mkdir(join(root, "proc-sys", "net", "ipv4"), { recursive: true });
+    await mkdir(join(root, "proc-sys", "net", "ipv4", "conf", "eth0.100"), { recursive: true });
     await writeFile(join(root, "proc-sys", "net", "ipv4", "ip_forward"), "0\n");
+    await writeFile(join(root, "proc-sys", "net", "ipv4", "conf", "eth0.100", "forwarding"), "0\n");
     host = createNodeHost({ root: join(root, "fs"), sysctlRoot: join(root, "proc-sys") });
   });
   after(() => rm(root, { recursive: true, force: true }));
@@ -44,6 +45,13 @@ describe("node host adapter", () => {
     assert.equal(await host.readSysctl("net.ipv4.ip_forward"), "1");
     assert.equal(await host.readSysctl("net.ipv4.no_such_key"), undefined);
     await assert.rejects(host.writeSysctl("net/../../etc", "1"), /sysctl key must look like/);
+  });
+
+  it("reads sysctl keys in both of sysctl(8)'s forms, dots in link names included", async () => {
+    await host.writeSysctl("net/ipv4/conf/eth0.100/forwarding", "1");
+    assert.equal(await host.readSysctl("net.ipv4.conf.eth0/100.forwarding"), "1");
+    assert.equal(await host.readSysctl("net/ipv4/ip_forward"), "1");
+    await assert.rejects(host.readSysctl("net.ipv4.conf.x//.y"), (e) => hasCode(e, "invalid_argument"));
   });
 
   it("runs programs: exit codes are results, a missing program is not_found", async () => {

@@ -13,7 +13,7 @@ export interface NodeHostOptions {
   readonly sysctlRoot?: string;
 }
 
-const sysctlKey = /^[a-z0-9_-]+(\.[a-zA-Z0-9_*-]+)+$/;
+const sysctlKey = /^[a-z0-9_-]+([./][a-zA-Z0-9_@:*-]+)+$/;
 
 /** Translates an OS error into a PlinthError in the one place that saw it. */
 function osError(action: string, err: unknown): PlinthError {
@@ -24,8 +24,24 @@ function osError(action: string, err: unknown): PlinthError {
       ? "not_found"
       : code === "EACCES" || code === "EPERM" || code === "EROFS"
         ? "permission_denied"
-        : "internal";
+        : code === "EINVAL"
+          ? "invalid_argument"
+          : "internal";
   return new PlinthError(mapped, `${action}: ${(err as Error).message}`, { cause: err });
+}
+
+/**
+ * The path segments of a sysctl key, as sysctl(8) reads it: when the first separator is `/`,
+ * segments are split on `/` and dots are part of names (`net/ipv4/conf/eth0.100/forwarding`);
+ * otherwise on `.`, with `/` standing for a dot in a name (`net.ipv4.conf.eth0/100.forwarding`).
+ */
+function sysctlSegments(key: string): string[] {
+  const slashForm = key.search(/[./]/) === key.indexOf("/");
+  const segments = slashForm ? key.split("/") : key.split(".").map((s) => s.replaceAll("/", "."));
+  if (segments.some((s) => s === "" || s === "." || s === "..")) {
+    throw new PlinthError("invalid_argument", `sysctl key has an empty or relative segment: '${key}'`);
+  }
+  return segments;
 }
 
 export function createNodeHost(options: NodeHostOptions = {}): Host {
@@ -50,7 +66,7 @@ export function createNodeHost(options: NodeHostOptions = {}): Host {
         `sysctl key must look like 'net.ipv4.ip_forward', current value is '${key}'`,
       );
     }
-    return join(sysctlRoot, ...key.split("."));
+    return join(sysctlRoot, ...sysctlSegments(key));
   }
 
   async function run(command: string, args: readonly string[], o: RunOptions = {}): Promise<RunResult> {
