@@ -1,6 +1,8 @@
 // The machine API: server, auth, fan-out, ResourceService, and the client side's transport and
 // error translation. Generated messages and services are imported from ./gen directly.
 
+export type { CertificateRole, Role } from "../pki/roles.ts";
+export { certificateRoles, impersonatorRole, isRole, roles, rolesFromOrganizations } from "../pki/roles.ts";
 export {
   accessTable,
   allowedRoles,
@@ -10,8 +12,6 @@ export {
 } from "./auth/access-table.ts";
 export type { Identity } from "./auth/identity.ts";
 export { describeIdentity, hasAnyRole, identityKey } from "./auth/identity.ts";
-export type { Role } from "./auth/roles.ts";
-export { impersonatorRole, isRole, roles, rolesFromOrganizations } from "./auth/roles.ts";
 export type { ApiTransport, ApiTransportOptions } from "./client/api-transport.ts";
 export { createApiTransport, toNodes } from "./client/api-transport.ts";
 export { fromConnectError, toConnectError } from "./error-mapping.ts";

@@ -1,7 +1,7 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { Role } from "../../pki/roles.ts";
 import { MachineService } from "../gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { ResourceService } from "../gen/plinth/resource/v1alpha1/resource_pb.ts";
-import type { Role } from "./roles.ts";
 
 const admin: readonly Role[] = ["os:admin"];
 const operator: readonly Role[] = ["os:admin", "os:operator"];

@@ -1,5 +1,5 @@
 import { createContextKey } from "@connectrpc/connect";
-import type { Role } from "./roles.ts";
+import type { CertificateRole } from "../../pki/roles.ts";
 
 /**
  * Who is calling, as the server established it from the TLS peer certificate (and, for a call a
@@ -15,7 +15,7 @@ export type Identity =
       readonly kind: "certificate";
       /** The certificate's common name. */
       readonly subject: string;
-      readonly roles: readonly Role[];
+      readonly roles: readonly CertificateRole[];
       /** The DER certificate, passed on when the call is fanned out. */
       readonly certificate: Uint8Array;
       /** For a forwarded call: the subject of the node that forwarded it. */
@@ -27,7 +27,7 @@ export const identityKey = createContextKey<Identity>(
   { description: "plinth caller identity" },
 );
 
-export function hasAnyRole(identity: Identity, allowed: readonly Role[]): boolean {
+export function hasAnyRole(identity: Identity, allowed: readonly CertificateRole[]): boolean {
   return identity.kind === "certificate" && identity.roles.some((r) => allowed.includes(r));
 }
 

@@ -3,6 +3,7 @@ import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { isPlinthError } from "../../errors/plinth-error.ts";
+import { impersonatorRole, rolesFromOrganizations } from "../../pki/roles.ts";
 import {
   forwardedCertificateHeader,
   parseCertificates,
@@ -10,7 +11,6 @@ import {
 } from "../fanout/forwarded-certificate.ts";
 import type { Identity } from "./identity.ts";
 import { describeIdentity } from "./identity.ts";
-import { impersonatorRole, rolesFromOrganizations } from "./roles.ts";
 
 /** What connect-node's `contextValues` receives. */
 export type NodeServerRequest = IncomingMessage | Http2ServerRequest;

@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { PlinthError } from "../../errors/plinth-error.ts";
-import type { Role } from "../auth/roles.ts";
-import { impersonatorRole, rolesFromOrganizations } from "../auth/roles.ts";
+import type { Role } from "../../pki/roles.ts";
+import { isRole, rolesFromOrganizations } from "../../pki/roles.ts";
 
 /**
  * The request header in which a node passes on the caller's client certificate (base64 DER) when
@@ -69,8 +69,7 @@ export function verifyForwardedCertificate(
       `the forwarded caller certificate CN=${subject} is not valid now (valid ${cert.validFromDate.toISOString()} to ${cert.validToDate.toISOString()})`,
     );
   }
-  const roles = rolesFromOrganizations(subjectValues(cert.subject, "O")).filter(
-    (r) => r !== impersonatorRole,
-  );
+  // Client roles only: the forwarded certificate's os:impersonator is dropped.
+  const roles = rolesFromOrganizations(subjectValues(cert.subject, "O")).filter(isRole);
   return { subject, roles, der: new Uint8Array(cert.raw) };
 }

@@ -1,8 +1,7 @@
 import "./reflect-metadata-shim.ts";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
-import type { Role } from "../auth/roles.ts";
-import { impersonatorRole } from "../auth/roles.ts";
+import { type CertificateRole as Role, impersonatorRole } from "../../pki/roles.ts";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
