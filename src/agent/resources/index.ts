@@ -1,13 +1,30 @@
 import type { ResourceDefinition } from "../../runtime/resource/definition.ts";
+import { AddressSpec, AddressStatus, NodeAddress } from "./address.ts";
+import { DriftStatus } from "./drift.ts";
+import { FileSpec, FileStatus } from "./file.ts";
+import { HostnameSpec, HostnameStatus } from "./hostname.ts";
+import { LinkSpec, LinkStatus } from "./link.ts";
 import { ConfigRevision, MachineConfigResource } from "./machine-config.ts";
 import { MachineStatus } from "./machine-status.ts";
+import { EtcFileStatus, ResolverSpec, StaticHostSpec } from "./name-resolution.ts";
 import { ResourceDefinitionResource } from "./resource-definition.ts";
+import { RouteSpec, RouteStatus } from "./route.ts";
 import { ServiceSpec, ServiceStatusResource } from "./service.ts";
+import { SysctlSpec, SysctlStatus } from "./sysctl.ts";
 
+export * from "./address.ts";
+export * from "./drift.ts";
+export * from "./file.ts";
+export * from "./hostname.ts";
+export * from "./link.ts";
 export * from "./machine-config.ts";
 export * from "./machine-status.ts";
+export * from "./name-resolution.ts";
 export * from "./resource-definition.ts";
+export * from "./resource-id.ts";
+export * from "./route.ts";
 export * from "./service.ts";
+export * from "./sysctl.ts";
 
 /** Every resource type the agent serves. */
 export const agentResources: readonly ResourceDefinition<unknown>[] = [
@@ -16,5 +33,22 @@ export const agentResources: readonly ResourceDefinition<unknown>[] = [
   MachineStatus,
   ServiceSpec,
   ServiceStatusResource,
+  HostnameSpec,
+  HostnameStatus,
+  StaticHostSpec,
+  ResolverSpec,
+  EtcFileStatus,
+  SysctlSpec,
+  SysctlStatus,
+  FileSpec,
+  FileStatus,
+  LinkSpec,
+  LinkStatus,
+  AddressSpec,
+  AddressStatus,
+  NodeAddress,
+  RouteSpec,
+  RouteStatus,
+  DriftStatus,
   ResourceDefinitionResource,
 ];
