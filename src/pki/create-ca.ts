@@ -4,6 +4,7 @@ import {
   checkValidity,
   clockSkewAllowance,
   randomSerialNumber,
+  subjectName,
 } from "./certificate-and-key.ts";
 import { exportPrivateKeyPem, generateKeyPair, type KeyAlgorithm, signingAlgorithm } from "./keys.ts";
 import { x509 } from "./x509.ts";
@@ -29,13 +30,9 @@ export async function createCA(options: CreateCAOptions): Promise<CertificateAnd
   const algorithm = options.algorithm ?? "Ed25519";
   const now = options.now ?? new Date();
   const keys = await generateKeyPair(algorithm);
-  const name = new x509.Name([
-    ...(options.organization?.length ? [{ O: [...options.organization] }] : []),
-    { CN: [options.commonName] },
-  ]);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialNumber(),
-    name,
+    name: subjectName(options.commonName, options.organization),
     notBefore: new Date(now.getTime() - clockSkewAllowance),
     notAfter: new Date(now.getTime() + validity),
     keys,

@@ -5,6 +5,7 @@ import {
   clockSkewAllowance,
   leafValidity,
   randomSerialNumber,
+  subjectName,
 } from "./certificate-and-key.ts";
 import { parseCertificate } from "./certificate-info.ts";
 import {
@@ -36,7 +37,8 @@ export interface IssueCertOptions {
   readonly now?: Date;
 }
 
-const extendedUsages: Record<CertUsage, string[]> = {
+/** The extended key usages a certificate of each usage carries, and that verifying for it requires. */
+export const extendedKeyUsages: Readonly<Record<CertUsage, readonly string[]>> = {
   server: [x509.ExtendedKeyUsage.serverAuth],
   client: [x509.ExtendedKeyUsage.clientAuth],
   peer: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
@@ -70,13 +72,9 @@ export async function issueCert(options: IssueCertOptions): Promise<CertificateA
   const notAfter = Math.min(now.getTime() + validity, caCert.notAfter.getTime());
   const keys = await generateKeyPair(options.algorithm ?? "Ed25519");
   const sans = options.sans ?? [];
-  const name = new x509.Name([
-    ...(options.organization?.length ? [{ O: [...options.organization] }] : []),
-    { CN: [options.subject] },
-  ]);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerialNumber(),
-    subject: name,
+    subject: subjectName(options.subject, options.organization),
     issuer: caCert.subjectName,
     notBefore: new Date(now.getTime() - clockSkewAllowance),
     notAfter: new Date(notAfter),
@@ -86,7 +84,7 @@ export async function issueCert(options: IssueCertOptions): Promise<CertificateA
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension(extendedUsages[options.usage]),
+      new x509.ExtendedKeyUsageExtension([...extendedKeyUsages[options.usage]]),
       ...(sans.length > 0 ? [new x509.SubjectAlternativeNameExtension(sanEntries(sans))] : []),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),

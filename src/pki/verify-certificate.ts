@@ -1,6 +1,6 @@
 import { type CertificateInfo, describeCertificate, parseCertificate } from "./certificate-info.ts";
-import type { CertUsage } from "./issue-cert.ts";
-import { x509 } from "./x509.ts";
+import { type CertUsage, extendedKeyUsages } from "./issue-cert.ts";
+import type { x509 } from "./x509.ts";
 
 export interface VerifyCertificateOptions {
   /** PEM of the CA that must have signed the certificate. */
@@ -14,12 +14,6 @@ export interface VerifyCertificateOptions {
 export type VerifyCertificateResult =
   | { readonly valid: true; readonly certificate: CertificateInfo; readonly roles: readonly string[] }
   | { readonly valid: false; readonly reason: string };
-
-const requiredUsages: Record<CertUsage, string[]> = {
-  server: [x509.ExtendedKeyUsage.serverAuth],
-  client: [x509.ExtendedKeyUsage.clientAuth],
-  peer: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
-};
 
 function fail(reason: string): VerifyCertificateResult {
   return { valid: false, reason };
@@ -56,7 +50,7 @@ export async function verifyCertificate(
     return fail(`${info.subject} is not valid before ${info.notBefore.toISOString()}`);
   if (now > info.notAfter) return fail(`${info.subject} expired at ${info.notAfter.toISOString()}`);
   if (options.usage) {
-    const missing = requiredUsages[options.usage].filter((u) => !info.extendedKeyUsages.includes(u));
+    const missing = extendedKeyUsages[options.usage].filter((u) => !info.extendedKeyUsages.includes(u));
     if (missing.length > 0) return fail(`${info.subject} is not valid for ${options.usage} use`);
   }
   return { valid: true, certificate: info, roles: info.organization };
