@@ -1,0 +1,87 @@
+import type { Controller } from "../../../runtime/controller/controller.ts";
+import type { SpecOf } from "../../../runtime/resource/definition.ts";
+import type { Host } from "../../host/host.ts";
+import { DriftStatus, HostnameSpec, HostnameStatus, hostnameId } from "../../resources/index.ts";
+import { openDriftLog } from "../internal/drift-log.ts";
+import { compact, fingerprint, messageOf } from "../internal/fingerprint.ts";
+import { configRevisionInput, type OperatorOptions, requeue } from "../internal/operator-options.ts";
+import { sha256Hex } from "../internal/sha256.ts";
+
+export const hostnameControllerName = "HostnameController";
+
+/**
+ * Sets the hostname the spec asks for in the kernel (the UTS namespace) and in /etc/hostname,
+ * and reports the hostname observed, with or without a spec. Removing the spec leaves the name
+ * as it is: a machine always has one.
+ */
+export function createHostnameController(options: OperatorOptions): Controller {
+  const { host } = options;
+  return {
+    name: hostnameControllerName,
+    inputs: [{ namespace: "network", type: HostnameSpec.type, kind: "weak" }, configRevisionInput],
+    outputs: [
+      { type: HostnameStatus.type, kind: "exclusive" },
+      { type: DriftStatus.type, kind: "shared" },
+    ],
+    async reconcile(ctx) {
+      const drift = await openDriftLog(ctx, { domain: "hostname", now: options.now });
+      const spec = (await ctx.find(HostnameSpec.ptr(hostnameId)))?.spec;
+      const previous = (await ctx.find(HostnameStatus.ptr(hostnameId)))?.spec;
+      let desired: string | undefined;
+      let specHash: string | undefined;
+      let error: string | undefined;
+      if (spec) {
+        try {
+          desired = spec.hostname ?? (await stableHostname(host));
+          const observed = await observe(host);
+          if (observed.hostname !== desired || observed.etcHostname !== desired) {
+            const hash = fingerprint({ desired });
+            if (previous?.specHash === hash) {
+              await drift.detected("hostname", {
+                item: "hostname",
+                expected: desired,
+                found: `kernel ${observed.hostname}, /etc/hostname ${observed.etcHostname ?? "missing"}`,
+              });
+            }
+            if (observed.hostname !== desired) await host.setHostname(desired);
+            if (observed.etcHostname !== desired) {
+              await host.writeFileAtomic("/etc/hostname", `${desired}\n`, {
+                mode: (await host.fileMode("/etc/hostname")) ?? 0o644,
+              });
+            }
+          }
+          specHash = fingerprint({ desired });
+          await drift.inSync("hostname");
+        } catch (err) {
+          error = `cannot set hostname${desired ? ` to ${desired}` : ""}: ${messageOf(err)}`;
+          await drift.repairFailed("hostname", error);
+        }
+      }
+      const observed = await observe(host);
+      const status: SpecOf<typeof HostnameStatus> = compact({
+        hostname: observed.hostname,
+        etcHostname: observed.etcHostname,
+        managed: spec !== undefined,
+        desired,
+        specHash,
+        error,
+      });
+      const out = ctx.track(HostnameStatus.kind());
+      await out.apply(HostnameStatus.make(hostnameId, status));
+      await out.cleanup();
+      return requeue(options);
+    },
+  };
+}
+
+async function observe(host: Host): Promise<{ hostname: string; etcHostname: string | undefined }> {
+  const etc = await host.readFile("/etc/hostname");
+  return { hostname: await host.hostname(), etcHostname: etc?.split("\n")[0]?.trim() };
+}
+
+/** `auto: stable`: a name derived from /etc/machine-id, the same on every boot. */
+async function stableHostname(host: Host): Promise<string> {
+  const machineId = (await host.readFile("/etc/machine-id"))?.trim();
+  if (!machineId) throw new Error("auto: stable needs /etc/machine-id, which is missing or empty");
+  return `plinth-${(await sha256Hex(machineId)).slice(0, 8)}`;
+}
