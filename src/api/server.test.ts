@@ -11,20 +11,11 @@ import { MachineService } from "./gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { ResourceService, WatchEventType } from "./gen/plinth/resource/v1alpha1/resource_pb.ts";
 import { resourceToWire } from "./resource-wire.ts";
 import { createApiServer } from "./server.ts";
+import { callOutcome } from "./testing/call-outcome.ts";
 import type { TestApi } from "./testing/test-api.ts";
 import { createTestRegistry, startTestApi } from "./testing/test-api.ts";
 import type { TestPki } from "./testing/test-pki.ts";
 import { createTestPki } from "./testing/test-pki.ts";
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (err) {
-    const e = fromConnectError(err);
-    return `${e.code}: ${e.message}`;
-  }
-}
 
 /** A raw HTTP/2 request with the admin certificate, bypassing the client library. */
 async function rawPost(
@@ -90,9 +81,9 @@ describe("API server", () => {
     it(`serves ${name} with the caller's role`, async () => {
       const reader = createClient(MachineService, api.connect(pki.clients["os:reader"], options).transport);
       assert.equal((await reader.version({})).messages[0]?.version?.tag, "fake-node");
-      assert.match(await codeOf(reader.reboot({})), /^permission_denied: role os:reader/);
+      assert.match(await callOutcome(reader.reboot({})), /^permission_denied: role os:reader/);
       const anonymous = createClient(MachineService, api.connect(undefined, options).transport);
-      assert.match(await codeOf(anonymous.version({})), /^unauthenticated: /);
+      assert.match(await callOutcome(anonymous.version({})), /^unauthenticated: /);
     });
   }
 
@@ -113,7 +104,7 @@ describe("API server", () => {
     const client = createClient(ResourceService, api.connect(pki.clients["os:admin"]).transport);
     const big = TestSpec.make("big", { value: "x".repeat(100 * 1024), count: 0 });
     assert.match(
-      await codeOf(client.create({ resource: resourceToWire(big) })),
+      await callOutcome(client.create({ resource: resourceToWire(big) })),
       /^resource_exhausted: .*larger than configured readMaxBytes 65536/,
     );
     assert.equal((await engine.list(TestSpec.kind())).length, 0);
@@ -150,18 +141,18 @@ describe("API server", () => {
     const bad = resourceToWire(TestSpec.make("a", { value: "v", count: 0 }));
     bad.spec = new TextEncoder().encode("{not json");
     assert.match(
-      await codeOf(client.create({ resource: bad })),
+      await callOutcome(client.create({ resource: bad })),
       /^invalid_argument: the spec of test\/TestSpec\/a is not valid JSON/,
     );
     const wrong = resourceToWire(TestSpec.make("a", { value: 5 as unknown as string, count: 0 }));
-    assert.match(await codeOf(client.create({ resource: wrong })), /^invalid_argument: .*spec\.value/);
-    assert.match(await codeOf(client.create({})), /^invalid_argument: the resource has no metadata/);
+    assert.match(await callOutcome(client.create({ resource: wrong })), /^invalid_argument: .*spec\.value/);
+    assert.match(await callOutcome(client.create({})), /^invalid_argument: the resource has no metadata/);
     assert.match(
-      await codeOf(client.get({ type: "", id: "a" })),
+      await callOutcome(client.get({ type: "", id: "a" })),
       /^invalid_argument: Get: 'type' must not be empty/,
     );
     assert.match(
-      await codeOf(client.get({ type: "Nope", id: "a" })),
+      await callOutcome(client.get({ type: "Nope", id: "a" })),
       /^not_found: unknown resource type 'Nope'/,
     );
     assert.equal((await engine.list(TestSpec.kind())).length, 0);
@@ -191,12 +182,12 @@ describe("API server lifecycle", () => {
     assert.equal((await stream.next()).value?.eventType, WatchEventType.ESTABLISHED);
     assert.equal(engine.hub.watcherCount, 1);
     const closed = api.close();
-    const end = await codeOf(stream.next());
+    const end = await callOutcome(stream.next());
     await closed;
     assert.notEqual(end, "ok");
     assert.equal(engine.hub.watcherCount, 0);
     const again = createClient(MachineService, api.connect(pki.clients["os:reader"]).transport);
-    assert.match(await codeOf(again.version({})), /^unavailable: /);
+    assert.match(await callOutcome(again.version({})), /^unavailable: /);
   });
 
   it("a port in use is unavailable, naming the address", async () => {

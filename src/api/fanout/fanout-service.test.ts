@@ -9,6 +9,7 @@ import { toNodes } from "../client/api-transport.ts";
 import { fromConnectError } from "../error-mapping.ts";
 import { MachineService } from "../gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { ResourceService, WatchEventType } from "../gen/plinth/resource/v1alpha1/resource_pb.ts";
+import { callOutcome } from "../testing/call-outcome.ts";
 import type { TestApi } from "../testing/test-api.ts";
 import { createTestRegistry, SecretTestSpec, startTestApi } from "../testing/test-api.ts";
 import type { TestCert, TestPki } from "../testing/test-pki.ts";
@@ -192,16 +193,10 @@ describe("forwarded caller certificates", () => {
   });
   after(() => api.close());
 
-  async function versionAs(peer: TestCert, forwarded: string) {
+  function versionAs(peer: TestCert, forwarded: string): Promise<string> {
     const client = createClient(MachineService, api.connect(peer).transport);
     const headers = new Headers({ [forwardedCertificateHeader]: forwarded });
-    try {
-      await client.reboot({}, { headers });
-      return "ok";
-    } catch (err) {
-      const e = fromConnectError(err);
-      return `${e.code}: ${e.message}`;
-    }
+    return callOutcome(client.reboot({}, { headers }));
   }
 
   it("from a node certificate, the call is the forwarded caller's", async () => {

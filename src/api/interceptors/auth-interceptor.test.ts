@@ -4,8 +4,8 @@ import type { Interceptor } from "@connectrpc/connect";
 import { createClient, createRouterTransport } from "@connectrpc/connect";
 import type { Identity } from "../auth/identity.ts";
 import { identityKey } from "../auth/identity.ts";
-import { fromConnectError } from "../error-mapping.ts";
 import { MachineService } from "../gen/plinth/machine/v1alpha1/machine_pb.ts";
+import { callOutcome } from "../testing/call-outcome.ts";
 import { createFakeMachineService } from "../testing/fake-machine-service.ts";
 import type { AuthInterceptorOptions } from "./auth-interceptor.ts";
 import { createAuthInterceptor } from "./auth-interceptor.ts";
@@ -45,16 +45,6 @@ function machineAs(who: string, options: AuthInterceptorOptions = {}) {
   };
 }
 
-async function refusal(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return "ok";
-  } catch (err) {
-    const e = fromConnectError(err);
-    return `${e.code}: ${e.message}`;
-  }
-}
-
 describe("auth interceptor", () => {
   it("lets a role the table allows through", async () => {
     assert.equal((await machineAs("reader").version()).messages[0]?.version?.tag, "fake-n");
@@ -63,19 +53,19 @@ describe("auth interceptor", () => {
 
   it("refuses other roles, naming the role used and the roles allowed", async () => {
     assert.equal(
-      await refusal(machineAs("reader").reboot()),
+      await callOutcome(machineAs("reader").reboot()),
       "permission_denied: role os:reader (CN=ann) may not call plinth.machine.v1alpha1.MachineService/Reboot (allowed: os:admin, os:operator)",
     );
     assert.match(
-      await refusal(machineAs("both").applyConfiguration()),
+      await callOutcome(machineAs("both").applyConfiguration()),
       /^permission_denied: roles os:operator, os:reader \(CN=bob\) may not call .*ApplyConfiguration \(allowed: os:admin\)$/,
     );
-    assert.match(await refusal(machineAs("forwarded").reboot()), /\(CN=cy, forwarded by CN=n1\)/);
+    assert.match(await callOutcome(machineAs("forwarded").reboot()), /\(CN=cy, forwarded by CN=n1\)/);
   });
 
   it("answers a caller without identity UNAUTHENTICATED with the reason", async () => {
     assert.equal(
-      await refusal(machineAs("anonymous").version()),
+      await callOutcome(machineAs("anonymous").version()),
       "unauthenticated: plinth.machine.v1alpha1.MachineService/Version needs a client certificate signed by the API CA: no client certificate was presented",
     );
   });
@@ -85,7 +75,7 @@ describe("auth interceptor", () => {
     assert.equal((await m.version()).messages.length, 1);
     assert.equal((await m.applyConfiguration()).messages.length, 1);
     assert.match(
-      await refusal(machineAs("both", { maintenance: true }).reboot()),
+      await callOutcome(machineAs("both", { maintenance: true }).reboot()),
       /^permission_denied: the machine is in maintenance mode: only ApplyConfiguration and Version are served/,
     );
   });
