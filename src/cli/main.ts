@@ -4,6 +4,7 @@ import { version } from "../version.ts";
 import { registerAgent } from "./agent.ts";
 import { registerApplyConfig } from "./apply-config.ts";
 import { addGlobalFlags } from "./client/global-flags.ts";
+import { registerCluster } from "./cluster.ts";
 import { registerConfig } from "./config.ts";
 import { registerConfigRemote } from "./config-remote.ts";
 import { registerDoctor } from "./doctor.ts";
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerServices(program);
   registerLogs(program);
   registerMachineVerbs(program);
+  registerCluster(program);
   registerAgent(program);
   return program;
 }

@@ -13,7 +13,7 @@ export interface Prerequisite {
   readonly neededBy: readonly Feature[];
 }
 
-export const features = ["state-etcd", "host", "sandbox", "tests"] as const;
+export const features = ["state-etcd", "host", "sandbox", "cluster", "tests"] as const;
 export type Feature = (typeof features)[number];
 
 export const prerequisites: readonly Prerequisite[] = [
@@ -21,10 +21,20 @@ export const prerequisites: readonly Prerequisite[] = [
     binary: "etcd",
     aptPackage: "etcd-server",
     versionArgs: ["--version"],
-    neededBy: ["state-etcd", "tests"],
+    neededBy: ["state-etcd", "cluster", "tests"],
   },
-  { binary: "ip", aptPackage: "iproute2", versionArgs: ["-V"], neededBy: ["host", "sandbox", "tests"] },
-  { binary: "unshare", aptPackage: "util-linux", versionArgs: ["--version"], neededBy: ["sandbox", "tests"] },
+  {
+    binary: "ip",
+    aptPackage: "iproute2",
+    versionArgs: ["-V"],
+    neededBy: ["host", "sandbox", "cluster", "tests"],
+  },
+  {
+    binary: "unshare",
+    aptPackage: "util-linux",
+    versionArgs: ["--version"],
+    neededBy: ["sandbox", "cluster", "tests"],
+  },
   { binary: "nsenter", aptPackage: "util-linux", versionArgs: ["--version"], neededBy: ["sandbox", "tests"] },
   { binary: "pgrep", aptPackage: "procps", versionArgs: ["-V"], neededBy: ["sandbox", "tests"] },
   { binary: "sysctl", aptPackage: "procps", versionArgs: ["-V"], neededBy: ["host", "tests"] },

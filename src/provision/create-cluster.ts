@@ -1,0 +1,234 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { impersonatorRole } from "../api/auth/roles.ts";
+import { createApiTransport } from "../api/client/api-transport.ts";
+import { fromConnectError } from "../api/error-mapping.ts";
+import { MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
+import {
+  type ClientConfig,
+  decodeCredential,
+  selectContext,
+  stringifyClientConfig,
+} from "../config/client-config.ts";
+import { generateClientConfig } from "../config/generate/generate-client-config.ts";
+import { generateMachineConfig } from "../config/generate/generate-machine-config.ts";
+import { generateSecrets, type MachineSecretsDocument } from "../config/generate/generate-secrets.ts";
+import { applyPatches, type ConfigPatch } from "../config/patch/config-patch.ts";
+import { stringifyDocuments } from "../config/stringify-config.ts";
+import { PlinthError } from "../errors/plinth-error.ts";
+import { issueCert } from "../pki/index.ts";
+import { createBridge, createNodeNetwork, hostRoutes, linkExists, netnsExists } from "./cluster-network.ts";
+import {
+  type ClusterPlan,
+  cidrsOverlap,
+  type NodePlan,
+  type PlanOptions,
+  planCluster,
+} from "./cluster-plan.ts";
+import { type ClusterRecord, clusterDir, listRecords, readRecord, writeRecord } from "./cluster-record.ts";
+import { destroyCluster } from "./destroy-cluster.ts";
+import { apiPort, launchNode, prepareNodeDirs } from "./node-launcher.ts";
+
+export interface CreateClusterOptions extends PlanOptions {
+  readonly patches?: readonly ConfigPatch[];
+  readonly controlPlanePatches?: readonly ConfigPatch[];
+  readonly workerPatches?: readonly ConfigPatch[];
+  readonly waitTimeoutMs?: number;
+  /** Progress lines for the user. */
+  readonly progress?: (line: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface CreatedCluster {
+  readonly record: ClusterRecord;
+  /** A client config holding the cluster's admin context. */
+  readonly clientConfig: ClientConfig;
+}
+
+/** Refuses what would clash with existing clusters or networks, before anything is created. */
+async function checkFree(plan: ClusterPlan): Promise<void> {
+  if (await readRecord(plan.name)) {
+    throw new PlinthError(
+      "already_exists",
+      `cluster ${plan.name} exists; run 'plinth cluster destroy --name ${plan.name}' first`,
+    );
+  }
+  for (const other of await listRecords()) {
+    if (cidrsOverlap(other.cidr, plan.cidr)) {
+      throw new PlinthError(
+        "already_exists",
+        `--cidr ${plan.cidr} overlaps cluster ${other.name} (${other.cidr}); pick another network`,
+      );
+    }
+  }
+  for (const route of await hostRoutes()) {
+    if (cidrsOverlap(route, plan.cidr)) {
+      throw new PlinthError("already_exists", `--cidr ${plan.cidr} overlaps the host's network ${route}`);
+    }
+  }
+  if (await linkExists(plan.bridge)) {
+    throw new PlinthError("already_exists", `a link named ${plan.bridge} exists already`);
+  }
+  for (const n of plan.nodes) {
+    if (await netnsExists(n.netns))
+      throw new PlinthError("already_exists", `network namespace ${n.netns} exists already`);
+  }
+}
+
+function insecureMachine(node: NodePlan) {
+  const api = createApiTransport({ url: `https://${node.ip}:${apiPort}`, tls: { insecure: true } });
+  return { client: createClient(MachineService, api.transport), close: api.close };
+}
+
+async function until<T>(what: string, deadline: number, fn: () => Promise<T | undefined>): Promise<T> {
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const why = last ? `: ${fromConnectError(last).message}` : "";
+      throw new PlinthError("deadline_exceeded", `timed out waiting for ${what}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Machine configs for every node: the shared control-plane config, and per worker its own API certificate. */
+async function machineConfigs(
+  plan: ClusterPlan,
+  secrets: MachineSecretsDocument,
+  options: CreateClusterOptions,
+): Promise<Map<string, string>> {
+  const cp1 = plan.nodes[0]!;
+  const base = { clusterName: plan.name, endpoint: `https://${cp1.ip}:6443`, secrets };
+  const patched = (type: "controlplane" | "worker") =>
+    applyPatches(generateMachineConfig(type, base), [
+      ...(options.patches ?? []),
+      ...((type === "controlplane" ? options.controlPlanePatches : options.workerPatches) ?? []),
+    ]);
+  const controlplane = stringifyDocuments(patched("controlplane"));
+  const out = new Map<string, string>();
+  for (const node of plan.nodes) {
+    if (node.role === "controlplane") {
+      out.set(node.name, controlplane);
+      continue;
+    }
+    // Workers hold no CA key: the provisioner, which has the secrets, issues their certificates.
+    const cert = await issueCert({
+      ca: secrets.certs.api,
+      subject: node.name,
+      organization: [impersonatorRole],
+      usage: "peer",
+      sans: [node.ip, node.name, "127.0.0.1"],
+    });
+    const docs = patched("worker") as { kind?: string; trust?: Record<string, unknown> }[];
+    for (const d of docs)
+      if (d.kind === "MachineConfig") d.trust = { ...d.trust, certificate: { crt: cert.crt, key: cert.key } };
+    out.set(node.name, stringifyDocuments(docs));
+  }
+  await writeFile(join(clusterDir(plan.name), "controlplane.yaml"), controlplane, { mode: 0o600 });
+  return out;
+}
+
+/**
+ * `plinth cluster create`: network, nodes, configs, and a cluster that answers on mTLS. Every
+ * step is recorded first, so a failure or a crash leaves nothing `cluster destroy` cannot remove.
+ */
+export async function createCluster(options: CreateClusterOptions): Promise<CreatedCluster> {
+  const say = options.progress ?? (() => {});
+  const plan = planCluster(options);
+  await checkFree(plan);
+  const record: ClusterRecord = {
+    ...plan,
+    status: "creating",
+    createdAt: new Date().toISOString(),
+    pids: {},
+  };
+  await writeRecord(record);
+  const dir = clusterDir(plan.name);
+  const deadline = Date.now() + (options.waitTimeoutMs ?? 120_000);
+  try {
+    await createBridge(plan);
+    say(`network: bridge ${plan.bridge} ${plan.gateway}/${plan.prefixLength}`);
+    for (const node of plan.nodes) {
+      await createNodeNetwork(plan, node);
+      await prepareNodeDirs(dir, node);
+      record.pids[node.name] = await launchNode(dir, node);
+      await writeRecord(record);
+      say(`node ${node.name}: ${node.role} at ${node.ip}, agent starting`);
+    }
+
+    const secrets = await generateSecrets();
+    await writeFile(join(dir, "secrets.yaml"), stringifyDocuments([secrets]), { mode: 0o600 });
+    const configs = await machineConfigs(plan, secrets, options);
+
+    await Promise.all(
+      plan.nodes.map(async (node) => {
+        const m = insecureMachine(node);
+        try {
+          await until(`${node.name} to answer in maintenance mode`, deadline, async () =>
+            (await m.client.version({})).messages[0]?.maintenance ? true : undefined,
+          );
+          await m.client.applyConfiguration({ data: new TextEncoder().encode(configs.get(node.name)!) });
+          say(`node ${node.name}: config applied`);
+        } finally {
+          m.close();
+        }
+      }),
+    );
+
+    const clientConfig = await generateClientConfig({
+      contextName: plan.name,
+      endpoints: plan.nodes.filter((n) => n.role === "controlplane").map((n) => n.ip),
+      nodes: [plan.nodes[0]!.ip],
+      ca: secrets.certs.api,
+    });
+    await writeFile(join(dir, "plinthconfig"), stringifyClientConfig(clientConfig), { mode: 0o600 });
+    await waitReady(plan, clientConfig, deadline, say);
+
+    record.status = "running";
+    await writeRecord(record);
+    return { record, clientConfig };
+  } catch (err) {
+    record.status = "failed";
+    record.error = (err as Error).message;
+    await writeRecord(record).catch(() => {});
+    say(`failed: ${(err as Error).message}; removing what was created`);
+    await destroyCluster(plan.name, { progress: say }).catch(() => {});
+    throw err;
+  }
+}
+
+/** Every node answers Version over mTLS with the admin certificate and is out of maintenance. */
+async function waitReady(
+  plan: ClusterPlan,
+  clientConfig: ClientConfig,
+  deadline: number,
+  say: (line: string) => void,
+): Promise<void> {
+  const { context } = selectContext(clientConfig);
+  const tls = {
+    ca: decodeCredential(context.ca),
+    cert: decodeCredential(context.crt),
+    key: decodeCredential(context.key),
+  };
+  await Promise.all(
+    plan.nodes.map(async (node) => {
+      await until(`${node.name} to answer over mTLS`, deadline, async () => {
+        const api = createApiTransport({ url: `https://${node.ip}:${apiPort}`, tls });
+        try {
+          const reply = (await createClient(MachineService, api.transport).version({})).messages[0];
+          return reply && !reply.maintenance ? true : undefined;
+        } finally {
+          api.close();
+        }
+      });
+      say(`node ${node.name}: ready (mTLS)`);
+    }),
+  );
+}
