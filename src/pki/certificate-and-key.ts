@@ -22,6 +22,15 @@ export function randomSerialNumber(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+export function checkName(action: string, field: string, value: string): string {
+  if (typeof value !== "string" || value === "") {
+    throw new TypeError(
+      `Cannot ${action}: '${field}' must be a non-empty string, current value is ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
 export function checkValidity(action: string, validity: number): number {
   if (!Number.isFinite(validity) || validity <= 0) {
     throw new RangeError(`Cannot ${action}: 'validity' must be > 0 ms, current value is ${validity}`);

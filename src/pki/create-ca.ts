@@ -1,6 +1,7 @@
 import {
   type CertificateAndKey,
   caValidity,
+  checkName,
   checkValidity,
   clockSkewAllowance,
   randomSerialNumber,
@@ -21,11 +22,7 @@ export interface CreateCAOptions {
 
 /** A self-signed certificate authority with a fresh key pair. */
 export async function createCA(options: CreateCAOptions): Promise<CertificateAndKey> {
-  if (typeof options.commonName !== "string" || options.commonName === "") {
-    throw new TypeError(
-      `Cannot create CA: 'commonName' must be a non-empty string, current value is ${JSON.stringify(options.commonName)}`,
-    );
-  }
+  checkName("create CA", "commonName", options.commonName);
   const validity = checkValidity("create CA", options.validity ?? caValidity);
   const algorithm = options.algorithm ?? "Ed25519";
   const now = options.now ?? new Date();

@@ -115,6 +115,13 @@ describe("createCA and issueCert", () => {
   it("names the bad argument and its value", async () => {
     await assert.rejects(createCA({ commonName: "" }), /'commonName' must be a non-empty string/);
     await assert.rejects(
+      issueCert({ ca, subject: undefined as unknown as string, usage: "client" }),
+      (err) =>
+        err instanceof TypeError &&
+        err.message ===
+          "Cannot issue certificate: 'subject' must be a non-empty string, current value is undefined",
+    );
+    await assert.rejects(
       issueCert({ ca, subject: "x", usage: "bogus" as "client" }),
       /'usage' must be one of server, client, peer, current value is "bogus"/,
     );

@@ -1,6 +1,7 @@
 import { parseIp } from "../config/net/ip.ts";
 import {
   type CertificateAndKey,
+  checkName,
   checkValidity,
   clockSkewAllowance,
   leafValidity,
@@ -52,11 +53,7 @@ function sanEntries(sans: readonly string[]): x509.JsonGeneralName[] {
 
 /** Issues a leaf certificate with a fresh key pair, signed by `ca`. */
 export async function issueCert(options: IssueCertOptions): Promise<CertificateAndKey> {
-  if (typeof options.subject !== "string" || options.subject === "") {
-    throw new TypeError(
-      `Cannot issue certificate: 'subject' must be a non-empty string, current value is ${JSON.stringify(options.subject)}`,
-    );
-  }
+  checkName("issue certificate", "subject", options.subject);
   if (!certUsages.includes(options.usage)) {
     throw new TypeError(
       `Cannot issue certificate: 'usage' must be one of ${certUsages.join(", ")}, current value is ${JSON.stringify(options.usage)}`,
