@@ -86,6 +86,16 @@ describe("createCA and issueCert", () => {
     assert.match(result.valid ? "" : result.reason, /expired at/);
   });
 
+  it("issues a certificate that has already expired when 'now' lies in the past", async () => {
+    // Whole seconds: certificates carry no milliseconds.
+    const issued = new Date(Math.floor(Date.now() / 1000) * 1000 - 2 * day);
+    const cert = await issueCert({ ca, subject: "old", usage: "client", now: issued, validity: day });
+    const info = describeCertificate(cert.crt);
+    assert.equal(info.notAfter.getTime(), issued.getTime() + day);
+    const result = await verifyCertificate(cert.crt, { ca: ca.crt });
+    assert.match(result.valid ? "" : result.reason, /CN=old expired at/);
+  });
+
   it("never outlives its CA", async () => {
     const shortCa = await createCA({ commonName: "short-ca", validity: 10 * day });
     const cert = await issueCert({ ca: shortCa, subject: "x", usage: "client" });
