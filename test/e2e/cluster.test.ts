@@ -1,0 +1,168 @@
+// `plinth cluster create` end to end, as root: real bridges, namespaces and agent processes.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { runCli } from "../../src/testing/cli.ts";
+import { requireSandboxTools } from "../../src/testing/sandbox.ts";
+
+const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8" });
+const namespaces = () => ip("netns", "list");
+const links = () => ip("-br", "link");
+const mounts = () => execFileSync("cat", ["/proc/mounts"], { encoding: "utf8" });
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe("local clusters on network namespaces", () => {
+  let home: string;
+  let env: Record<string, string>;
+  const cli = (...args: string[]) =>
+    runCli(["--plinthconfig", join(home, "client"), ...args], { env, timeoutMs: 120_000 });
+
+  before(async () => {
+    await requireSandboxTools();
+    home = await mkdtemp(join(tmpdir(), "plinth-e2e-cluster-"));
+    env = { PLINTH_CLUSTERS_DIR: join(home, "clusters") };
+  });
+
+  after(async () => {
+    for (const name of ["e2e-a", "e2e-b"]) await cli("cluster", "destroy", "--name", name);
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it("refuses invalid flags before creating anything", async () => {
+    const before = { ns: namespaces(), links: links() };
+    const cases: [string[], RegExp][] = [
+      [["--name", "Bad_Name"], /--name must be 1-32 lowercase letters/],
+      [["--cidr", "10.9.0.1/24"], /--cidr must name a network \(no host bits\).*10\.9\.0\.0\/24/],
+      [["--cidr", "fd00::/64"], /--cidr must be an IPv4 network/],
+      [["--controlplanes", "0"], /--controlplanes must be a whole number from 1 to 50, current value is 0/],
+      [["--cidr", "10.9.0.0/30", "--workers", "3"], /has room for 1 nodes, 4 requested/],
+      [["--wait-timeout", "soon"], /--wait-timeout must be a duration/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await cli("cluster", "create", "--name", "e2e-bad", ...flags);
+      assert.equal(r.code, 1, `${flags.join(" ")} should fail`);
+      assert.match(r.stderr, message);
+    }
+    assert.equal(namespaces(), before.ns);
+    assert.equal(links(), before.links);
+  });
+
+  it("creates a cluster whose nodes answer through the merged context", async () => {
+    const r = await cli(
+      "cluster",
+      "create",
+      "--name",
+      "e2e-a",
+      "--controlplanes",
+      "1",
+      "--workers",
+      "1",
+      "--cidr",
+      "10.231.0.0/24",
+    );
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /node e2e-a-worker-1: ready \(mTLS\)/);
+    assert.match(r.stdout, /cluster e2e-a is ready: 2 nodes; context "e2e-a" merged/);
+    const get = await cli(
+      "-n",
+      "10.231.0.2,10.231.0.3",
+      "get",
+      "machinestatus",
+      "-o",
+      "jsonpath={.node} {.spec.stage} {.spec.machineType}",
+    );
+    assert.equal(get.code, 0, get.stderr);
+    assert.deepEqual(get.stdout.trim().split("\n").sort(), [
+      "10.231.0.2 running controlplane",
+      "10.231.0.3 running worker",
+    ]);
+    const show = await cli("cluster", "show", "--name", "e2e-a");
+    assert.match(show.stdout, /e2e-a\s+e2e-a-controlplane-1\s+controlplane\s+10\.231\.0\.2\s+running/);
+    // Each node has its own hostname and /etc; the machine running the test keeps its own.
+    const hostEtcHostname = await readFile("/etc/hostname", "utf8");
+    const nodeEtc = await readFile(
+      join(home, "clusters", "e2e-a", "nodes", "e2e-a-worker-1", "etc", "hostname"),
+      "utf8",
+    );
+    assert.equal(nodeEtc.trim(), "e2e-a-worker-1");
+    assert.equal(await readFile("/etc/hostname", "utf8"), hostEtcHostname);
+  });
+
+  it("refuses a second cluster whose network overlaps, and lets a distinct one coexist", async () => {
+    const clash = await cli("cluster", "create", "--name", "e2e-b", "--cidr", "10.231.0.128/25");
+    assert.equal(clash.code, 1);
+    assert.match(clash.stderr, /--cidr 10\.231\.0\.128\/25 overlaps cluster e2e-a \(10\.231\.0\.0\/24\)/);
+    const ok = await cli(
+      "cluster",
+      "create",
+      "--name",
+      "e2e-b",
+      "--controlplanes",
+      "1",
+      "--workers",
+      "0",
+      "--cidr",
+      "10.232.0.0/24",
+    );
+    assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+    const both = await cli("--context", "e2e-b", "get", "machinestatus", "-o", "jsonpath={.spec.stage}");
+    assert.equal(both.stdout.trim(), "running");
+  });
+
+  it("brings a killed agent back, with its config", async () => {
+    const pids = ip("netns", "pids", "plinth-e2e-a-1").trim().split(/\s+/).map(Number);
+    const agents = pids.filter((pid) => {
+      try {
+        // The agent itself, not the node's init shell whose script mentions it.
+        const argv = execFileSync("cat", [`/proc/${pid}/cmdline`], { encoding: "utf8" }).split("\0");
+        return argv[0] === process.execPath && argv.includes("agent");
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(agents.length > 0, "the node runs an agent");
+    for (const pid of agents) process.kill(pid, "SIGKILL");
+    const r = await eventually("the agent to come back", async () => {
+      const v = await cli(
+        "-n",
+        "10.231.0.2",
+        "get",
+        "machinestatus",
+        "-o",
+        "jsonpath={.spec.configRevision}",
+      );
+      return v.code === 0 ? v : undefined;
+    });
+    assert.equal(r.stdout.trim(), "1");
+  });
+
+  it("destroy leaves no namespace, bridge, process, mount or file behind", async () => {
+    for (const name of ["e2e-a", "e2e-b"]) {
+      const r = await cli("cluster", "destroy", "--name", name);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.doesNotMatch(namespaces(), /plinth-e2e-/);
+    assert.doesNotMatch(links(), /^plb-|^plv/m);
+    assert.doesNotMatch(mounts(), /plinth-e2e-|plinth-e2e-cluster/);
+    assert.doesNotMatch(
+      execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }),
+      /plinth-e2e-cluster.*agent|--listen 10\.23[12]\./,
+    );
+    await assert.rejects(stat(join(home, "clusters", "e2e-a")), /ENOENT/);
+    const again = await cli("cluster", "destroy", "--name", "e2e-a");
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /no cluster named e2e-a/);
+  });
+});
