@@ -2,8 +2,9 @@ import type { Command } from "commander";
 import { WatchEventType } from "../api/gen/plinth/resource/v1alpha1/resource_pb.ts";
 import { resourceFromWire } from "../api/resource-wire.ts";
 import type { AnyResource } from "../runtime/resource/resource.ts";
-import { answered, describeRemoteError, nodeOf, remote } from "./client/remote-call.ts";
+import { answered, nodeOf, remote } from "./client/remote-call.ts";
 import type { ApiSession } from "./client/session.ts";
+import { readStream } from "./client/stream.ts";
 import { withSession } from "./client/with-session.ts";
 import {
   type ColumnSpec,
@@ -92,36 +93,16 @@ async function watch(
   columns: readonly ColumnSpec[],
   showNode: boolean,
 ): Promise<void> {
-  const ac = new AbortController();
-  const stop = () => ac.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
   let header = true;
-  try {
-    const stream = s.resources.watch(
-      { ...req, bootstrapContents: true },
-      { ...s.callOptions, signal: ac.signal },
-    );
-    for await (const m of stream) {
-      if (m.metadata?.error) {
-        process.stderr.write(`plinth: node ${m.metadata.node || "?"}: ${m.metadata.error}\n`);
-        process.exitCode = 1;
-        continue;
-      }
+  await readStream(
+    s,
+    (signal) => s.resources.watch({ ...req, bootstrapContents: true }, { ...s.callOptions, signal }),
+    (m, node) => {
       const event = eventNames[m.eventType];
-      if (!event || !m.resource) continue;
-      const item: PrintableResource = {
-        node: nodeOf(m, s),
-        resource: resourceFromWire(m.resource) as AnyResource,
-        event,
-      };
+      if (!event || !m.resource) return;
+      const item: PrintableResource = { node, resource: resourceFromWire(m.resource) as AnyResource, event };
       process.stdout.write(renderResources([item], output, { columns, showNode, header }));
       header = false;
-    }
-  } catch (err) {
-    if (!ac.signal.aborted) throw describeRemoteError(err, s);
-  } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
-  }
+    },
+  );
 }

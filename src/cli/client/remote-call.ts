@@ -3,7 +3,7 @@ import { PlinthError } from "../../errors/plinth-error.ts";
 import type { ApiSession } from "./session.ts";
 
 /** Node appends advice about system CAs that does not apply to a private cluster CA. */
-function cleanMessage(message: string): string {
+export function cleanMessage(message: string): string {
   return message.replace(/; if the root CA is installed locally.*$/s, "");
 }
 
