@@ -1,6 +1,7 @@
 import type { ResourceDefinition } from "../../runtime/resource/definition.ts";
 import { AddressSpec, AddressStatus, NodeAddress } from "./address.ts";
 import { DriftStatus } from "./drift.ts";
+import { EtcdMember, EtcdMembership, EtcdRootSecret, EtcdSpec, EtcdStatus } from "./etcd.ts";
 import { FileSpec, FileStatus } from "./file.ts";
 import { HostnameSpec, HostnameStatus } from "./hostname.ts";
 import { LinkSpec, LinkStatus } from "./link.ts";
@@ -14,6 +15,7 @@ import { SysctlSpec, SysctlStatus } from "./sysctl.ts";
 
 export * from "./address.ts";
 export * from "./drift.ts";
+export * from "./etcd.ts";
 export * from "./file.ts";
 export * from "./hostname.ts";
 export * from "./link.ts";
@@ -50,5 +52,10 @@ export const agentResources: readonly ResourceDefinition<unknown>[] = [
   RouteSpec,
   RouteStatus,
   DriftStatus,
+  EtcdSpec,
+  EtcdRootSecret,
+  EtcdMembership,
+  EtcdMember,
+  EtcdStatus,
   ResourceDefinitionResource,
 ];
