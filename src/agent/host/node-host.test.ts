@@ -31,6 +31,20 @@ describe("node host adapter", () => {
     assert.equal(await host.fileMode("/etc/motd"), undefined);
   });
 
+  it("names the file in errors, never the temp file of an atomic write", async () => {
+    await host.writeFileAtomic("/etc/plain", "x");
+    await assert.rejects(host.writeFileAtomic("/etc/plain/below", "y"), (e) => {
+      assert.match((e as Error).message, /^cannot write \/etc\/plain\/below: E[A-Z]+: [^,']+$/);
+      return true;
+    });
+    // The rename of the temp file over a directory fails.
+    await assert.rejects(host.writeFileAtomic("/etc", "y"), (e) => {
+      assert.equal((e as Error).message, "cannot write /etc: EISDIR: illegal operation on a directory");
+      return true;
+    });
+    assert.deepEqual((await readdir(join(root, "fs"))).sort(), ["etc"], "no temp file left behind");
+  });
+
   it("refuses relative paths and paths that leave the root", async () => {
     await assert.rejects(
       host.readFile("etc/motd"),

@@ -27,7 +27,10 @@ function osError(action: string, err: unknown): PlinthError {
         : code === "EINVAL"
           ? "invalid_argument"
           : "internal";
-  return new PlinthError(mapped, `${action}: ${(err as Error).message}`, { cause: err });
+  // The action names the path; Node's own suffix (", open '/etc/x.plinth-1a2b'") may name a
+  // random temp file, which would make the message differ on every attempt.
+  const message = (err as Error).message.replace(/, \w+ '[^']*'(?: -> '[^']*')?$/, "");
+  return new PlinthError(mapped, `${action}: ${message}`, { cause: err });
 }
 
 /**
@@ -122,7 +125,8 @@ export function createNodeHost(options: NodeHostOptions = {}): Host {
         if (o.mode !== undefined) await chmod(tmp, o.mode);
         await rename(tmp, full);
       } catch (err) {
-        await rm(tmp, { force: true });
+        // Best effort: the temp file may never have been created (a parent is not a directory).
+        await rm(tmp, { force: true }).catch(() => {});
         throw osError(`cannot write ${path}`, err);
       }
     },
