@@ -40,6 +40,7 @@ export const AddressStatus = defineResource({
     managed: z.boolean(),
     /** Plinth assigned it: it is removed with its spec. */
     createdByPlinth: z.boolean(),
+    /** Hash of the spec last applied without error: a later difference under the same spec is drift. */
     specHash: z.string().optional(),
     error: z.string().optional(),
   }),

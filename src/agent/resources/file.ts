@@ -42,6 +42,7 @@ export const FileStatus = defineResource({
     sha256: z.string().optional(),
     /** The file did not exist before Plinth wrote it: it is removed with its spec. */
     createdByPlinth: z.boolean(),
+    /** Hash of the spec last applied without error: a later difference under the same spec is drift. */
     specHash: z.string().optional(),
     error: z.string().optional(),
   }),

@@ -37,7 +37,7 @@ export const HostnameStatus = defineResource({
     managed: z.boolean(),
     /** The name the spec asks for (resolved for `auto: stable`). */
     desired: z.string().optional(),
-    /** Hash of the spec the host last matched; a later difference under the same spec is drift. */
+    /** Hash of the spec last applied without error: a later difference under the same spec is drift. */
     specHash: z.string().optional(),
     error: z.string().optional(),
   }),

@@ -53,6 +53,7 @@ export const LinkStatus = defineResource({
     createdByPlinth: z.boolean(),
     /** Ports Plinth put into this bridge: released when they leave the spec. */
     ports: z.array(z.string()).optional(),
+    /** Hash of the spec last applied without error: a later difference under the same spec is drift. */
     specHash: z.string().optional(),
     error: z.string().optional(),
   }),

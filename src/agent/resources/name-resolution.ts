@@ -50,6 +50,7 @@ export const EtcFileStatus = defineResource({
     entries: z.number().int().nonnegative(),
     /** Of the whole file as last observed. */
     sha256: z.string().optional(),
+    /** Hash of the spec last applied without error: a later difference under the same spec is drift. */
     specHash: z.string().optional(),
     error: z.string().optional(),
   }),

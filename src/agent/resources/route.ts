@@ -46,6 +46,7 @@ export const RouteStatus = defineResource({
     protocol: z.string().optional(),
     /** Plinth added it: it is deleted with its spec. */
     createdByPlinth: z.boolean(),
+    /** Hash of the spec last applied without error: a later difference under the same spec is drift. */
     specHash: z.string().optional(),
     error: z.string().optional(),
   }),

@@ -29,6 +29,7 @@ export const SysctlStatus = defineResource({
     observed: z.string().optional(),
     /** The value before Plinth first wrote the key; written back when the spec goes away. */
     original: z.string().optional(),
+    /** Hash of the spec last applied without error: a later difference under the same spec is drift. */
     specHash: z.string().optional(),
     error: z.string().optional(),
   }),

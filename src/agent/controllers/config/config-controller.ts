@@ -4,6 +4,7 @@ import type { Controller } from "../../../runtime/controller/controller.ts";
 import type { ResourceDefinition } from "../../../runtime/resource/definition.ts";
 import { parsedConfig } from "../../parsed-config.ts";
 import { MachineConfigResource, machineConfigId } from "../../resources/index.ts";
+import { canonical } from "../internal/canonical.ts";
 
 export interface ConfigControllerOptions {
   readonly mode: ValidationMode;
@@ -33,7 +34,7 @@ export function createConfigController<S>(
       const config = await ctx.find(MachineConfigResource.ptr(machineConfigId));
       if (config) {
         for (const [id, spec] of options.specs(parsedConfig(config.spec.yaml, options.mode))) {
-          await out.apply(output.make(id, spec));
+          await out.apply(canonical(output, id, spec));
         }
       }
       await out.cleanup();

@@ -3,6 +3,7 @@ import type { SpecOf } from "../../../runtime/resource/definition.ts";
 import type { Resource } from "../../../runtime/resource/resource.ts";
 import type { Host } from "../../host/host.ts";
 import { DriftStatus, FileSpec, FileStatus } from "../../resources/index.ts";
+import { canonical } from "../internal/canonical.ts";
 import { openDriftLog } from "../internal/drift-log.ts";
 import { compact, fingerprint, messageOf } from "../internal/fingerprint.ts";
 import { configRevisionInput, type OperatorOptions, requeue } from "../internal/operator-options.ts";
@@ -88,7 +89,7 @@ export function createFileController(options: OperatorOptions): Controller {
           specHash: error ? undefined : specHash,
           error,
         });
-        await out.apply(FileStatus.make(id, status));
+        await out.apply(canonical(FileStatus, id, status));
       }
       await out.cleanup();
       return requeue(options);

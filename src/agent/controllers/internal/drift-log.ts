@@ -47,7 +47,8 @@ export async function openDriftLog(
   }
   const idOf = (key: string) => `${options.domain}:${key}`;
 
-  async function write(id: string, spec: Drift): Promise<void> {
+  async function write(id: string, drift: Drift): Promise<void> {
+    const spec = DriftStatus.schema.parse(drift);
     const stored = await ctx.upsert(
       DriftStatus.ptr(id),
       (d) => {

@@ -2,6 +2,7 @@ import type { ControllerContext } from "../../../runtime/controller/controller.t
 import type { SpecOf } from "../../../runtime/resource/definition.ts";
 import type { Host } from "../../host/host.ts";
 import { EtcFileStatus } from "../../resources/index.ts";
+import { canonical } from "./canonical.ts";
 import { openDriftLog } from "./drift-log.ts";
 import { compact, fingerprint, messageOf } from "./fingerprint.ts";
 import { blockLines, withBlock } from "./managed-block.ts";
@@ -63,7 +64,7 @@ export async function reconcileManagedFile(
       specHash: error ? undefined : specHash,
       error,
     });
-    await out.apply(EtcFileStatus.make(id, status));
+    await out.apply(canonical(EtcFileStatus, id, status));
   }
   await out.cleanup();
 }

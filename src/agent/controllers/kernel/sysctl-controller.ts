@@ -2,6 +2,7 @@ import type { Controller } from "../../../runtime/controller/controller.ts";
 import type { SpecOf } from "../../../runtime/resource/definition.ts";
 import type { Resource } from "../../../runtime/resource/resource.ts";
 import { DriftStatus, SysctlSpec, SysctlStatus } from "../../resources/index.ts";
+import { canonical } from "../internal/canonical.ts";
 import { openDriftLog } from "../internal/drift-log.ts";
 import { compact, fingerprint, messageOf } from "../internal/fingerprint.ts";
 import { configRevisionInput, type OperatorOptions, requeue } from "../internal/operator-options.ts";
@@ -77,7 +78,7 @@ export function createSysctlController(options: OperatorOptions): Controller {
           specHash: error ? undefined : specHash,
           error,
         });
-        await out.apply(SysctlStatus.make(id, status));
+        await out.apply(canonical(SysctlStatus, id, status));
       }
       await out.cleanup();
       return requeue(options);

@@ -9,6 +9,7 @@ import {
   LinkStatus,
   NodeAddress,
 } from "../../resources/index.ts";
+import { canonical } from "../internal/canonical.ts";
 import { openDriftLog } from "../internal/drift-log.ts";
 import { compact, fingerprint, messageOf } from "../internal/fingerprint.ts";
 import { ip } from "../internal/ip-command.ts";
@@ -67,15 +68,16 @@ export function createAddressController(options: OperatorOptions): Controller {
 
       for (const [id, spec] of wanted) {
         if (isPresent(spec)) continue;
+        const linkExists = seen.links.has(spec.link);
+        if (previous.get(id)?.specHash === fingerprint(spec)) {
+          await drift.detected(id, {
+            item: `address ${spec.address} on ${spec.link}`,
+            expected: "assigned",
+            found: linkExists ? "missing" : `missing, and link ${spec.link} is gone`,
+          });
+        }
         try {
-          if (!seen.links.has(spec.link)) throw new Error(`link ${spec.link} does not exist`);
-          if (previous.get(id)?.specHash === fingerprint(spec)) {
-            await drift.detected(id, {
-              item: `address ${spec.address} on ${spec.link}`,
-              expected: "assigned",
-              found: "missing",
-            });
-          }
+          if (!linkExists) throw new Error(`link ${spec.link} does not exist`);
           await ip(host, ["address", "add", spec.address, "dev", spec.link], signal);
           created.add(id);
         } catch (err) {
@@ -100,17 +102,17 @@ export function createAddressController(options: OperatorOptions): Controller {
             ...base,
             managed: true,
             createdByPlinth: created.has(id),
-            specHash: error || !base.present ? undefined : fingerprint(spec),
+            specHash: error ? undefined : fingerprint(spec),
             error,
           }),
         );
       }
-      for (const [id, status] of statuses) await out.apply(AddressStatus.make(id, status));
+      for (const [id, status] of statuses) await out.apply(canonical(AddressStatus, id, status));
       await out.cleanup();
 
       const nodeOut = ctx.track(NodeAddress.kind());
       for (const [id, addresses] of Object.entries(nodeAddresses(seen.addresses, wanted))) {
-        await nodeOut.apply(NodeAddress.make(id, { addresses }));
+        await nodeOut.apply(canonical(NodeAddress, id, { addresses }));
       }
       await nodeOut.cleanup();
       return requeue(options);

@@ -2,6 +2,7 @@ import type { Controller } from "../../../runtime/controller/controller.ts";
 import type { SpecOf } from "../../../runtime/resource/definition.ts";
 import type { Host } from "../../host/host.ts";
 import { DriftStatus, HostnameSpec, HostnameStatus, hostnameId } from "../../resources/index.ts";
+import { canonical } from "../internal/canonical.ts";
 import { openDriftLog } from "../internal/drift-log.ts";
 import { compact, fingerprint, messageOf } from "../internal/fingerprint.ts";
 import { configRevisionInput, type OperatorOptions, requeue } from "../internal/operator-options.ts";
@@ -67,7 +68,7 @@ export function createHostnameController(options: OperatorOptions): Controller {
         error,
       });
       const out = ctx.track(HostnameStatus.kind());
-      await out.apply(HostnameStatus.make(hostnameId, status));
+      await out.apply(canonical(HostnameStatus, hostnameId, status));
       await out.cleanup();
       return requeue(options);
     },

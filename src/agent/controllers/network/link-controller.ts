@@ -2,6 +2,7 @@ import type { Controller } from "../../../runtime/controller/controller.ts";
 import type { SpecOf } from "../../../runtime/resource/definition.ts";
 import type { Resource } from "../../../runtime/resource/resource.ts";
 import { DriftStatus, LinkSpec, LinkStatus } from "../../resources/index.ts";
+import { canonical } from "../internal/canonical.ts";
 import { openDriftLog } from "../internal/drift-log.ts";
 import { compact, fingerprint, messageOf } from "../internal/fingerprint.ts";
 import { ip } from "../internal/ip-command.ts";
@@ -157,7 +158,7 @@ export function createLinkController(options: OperatorOptions): Controller {
           specHash: spec && !error ? fingerprint(spec) : undefined,
           error,
         });
-        await out.apply(LinkStatus.make(name, status));
+        await out.apply(canonical(LinkStatus, name, status));
       }
       await out.cleanup();
       return requeue(options);

@@ -2,6 +2,7 @@ import type { Controller } from "../../../runtime/controller/controller.ts";
 import type { SpecOf } from "../../../runtime/resource/definition.ts";
 import type { Resource } from "../../../runtime/resource/resource.ts";
 import { AddressStatus, DriftStatus, LinkStatus, RouteSpec, RouteStatus } from "../../resources/index.ts";
+import { canonical } from "../internal/canonical.ts";
 import { openDriftLog } from "../internal/drift-log.ts";
 import { compact, fingerprint, messageOf } from "../internal/fingerprint.ts";
 import { ip } from "../internal/ip-command.ts";
@@ -91,10 +92,10 @@ export function createRouteController(options: OperatorOptions): Controller {
           present: found !== undefined,
           protocol: found?.protocol,
           createdByPlinth: created.has(id),
-          specHash: found && !error ? fingerprint(spec) : undefined,
+          specHash: error ? undefined : fingerprint(spec),
           error,
         });
-        await out.apply(RouteStatus.make(id, status));
+        await out.apply(canonical(RouteStatus, id, status));
       }
       await out.cleanup();
       return requeue(options);
