@@ -20,7 +20,9 @@ import { withValidation } from "../runtime/state/validating-state.ts";
 import { createConfigApplier } from "./config-applier.ts";
 import { configHistory, currentConfig, storeConfig } from "./config-store.ts";
 import { createServiceConfigController } from "./controllers/config/service-config-controller.ts";
+import { createHostControllers } from "./controllers/host-controllers.ts";
 import { createServiceController, serviceControllerName } from "./controllers/services/service-controller.ts";
+import { createNodeHost } from "./host/node-host.ts";
 import { createMachineService } from "./machine-service.ts";
 import { type MetricsServer, startMetricsServer } from "./metrics-server.ts";
 import { parsedConfig } from "./parsed-config.ts";
@@ -92,6 +94,8 @@ export function createAgent(options: AgentOptions): Agent {
   collectDefaultMetrics({ register: metrics, prefix: "plinth_agent_" });
   const registry = createRegistry(agentResources);
   const stoppedByUser = new Set<string>();
+  /** What operator controllers change: this machine, from the root. */
+  const host = createNodeHost();
   let boot: Boot | undefined;
   let metricsServer: MetricsServer | undefined;
   let apiPort = 0;
@@ -253,6 +257,7 @@ export function createAgent(options: AgentOptions): Agent {
     runtime.register(
       createServiceConfigController({ mode }),
       createServiceController({ supervisor, stoppedByUser }),
+      ...createHostControllers({ mode, host }),
     );
     await runtime.start();
     await startServer(b);
