@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Logger, pino } from "pino";
@@ -20,8 +21,14 @@ import { withValidation } from "../runtime/state/validating-state.ts";
 import { createConfigApplier } from "./config-applier.ts";
 import { configHistory, currentConfig, storeConfig } from "./config-store.ts";
 import { createServiceConfigController } from "./controllers/config/service-config-controller.ts";
+import { createEtcdConfigController } from "./controllers/etcd/etcd-config-controller.ts";
+import { createEtcdController } from "./controllers/etcd/etcd-controller.ts";
+import { createEtcdMemberController } from "./controllers/etcd/etcd-member-controller.ts";
 import { createHostControllers } from "./controllers/host-controllers.ts";
 import { createServiceController, serviceControllerName } from "./controllers/services/service-controller.ts";
+import { findEtcdBinary } from "./etcd/etcd-binary.ts";
+import { createEtcdClients, type EtcdClients } from "./etcd/etcd-clients.ts";
+import { clearEtcdLeft, createEtcdOperations, type EtcdOperations } from "./etcd/etcd-operations.ts";
 import { createNodeHost } from "./host/node-host.ts";
 import { createMachineService } from "./machine-service.ts";
 import { type MetricsServer, startMetricsServer } from "./metrics-server.ts";
@@ -73,6 +80,9 @@ interface Boot {
   readonly state: State;
   readonly runtime: ControllerRuntime;
   readonly supervisor: Supervisor;
+  /** Clients of etcd members (control planes), closed with the boot. */
+  readonly etcdClients: EtcdClients;
+  readonly etcd: EtcdOperations;
   server?: ApiServer;
   maintenance: boolean;
   /** What the running API server was built from: a new config restarts it only when this changes. */
@@ -185,8 +195,25 @@ export function createAgent(options: AgentOptions): Agent {
         else void writeMachineStatus(b, b.maintenance ? "maintenance" : "running");
       },
       servicesChanged: () => b.runtime.trigger(serviceControllerName),
-      reboot: () => schedule(() => reboot()),
-      reset: (o: { graceful: boolean; reboot: boolean }) => schedule(() => reset(o.graceful)),
+      etcd: b.etcd,
+      async reboot(o: { force: boolean }) {
+        const warnings = await b.etcd.guard("reboot", o);
+        schedule(() => reboot());
+        return warnings;
+      },
+      async reset(o: { graceful: boolean; reboot: boolean; force: boolean }) {
+        const warnings = await b.etcd.guard("reset", o);
+        // Gracefully: leave the etcd cluster first, so that it does not keep a dead member.
+        if (o.graceful) {
+          await b.etcd.leaveForReset().catch((err: Error) => {
+            if (!o.force) throw err;
+            warnings.push(`--force: could not leave the etcd cluster: ${err.message}`);
+          });
+        }
+        const etcdDirs = await b.etcd.dataDirs();
+        schedule(() => reset(o.graceful, etcdDirs));
+        return warnings;
+      },
       history: (limit: number) => configHistory(b.state, limit),
       issueClientConfig: (o: { roles: readonly string[]; name: string; ttlMs: number }) =>
         issueClientConfig(b, o),
@@ -250,14 +277,29 @@ export function createAgent(options: AgentOptions): Agent {
       logDir: join(options.stateDir, "logs"),
       onChange: () => runtime.trigger(serviceControllerName),
     });
-    const b: Boot = { state, runtime, supervisor, maintenance: true };
+    const etcdClients = createEtcdClients();
+    const bootId = randomUUID();
+    const etcd = createEtcdOperations({ state, clients: etcdClients, supervisor, log, bootId });
+    const b: Boot = { state, runtime, supervisor, etcdClients, etcd, maintenance: true };
     boot = b;
     if (options.configPath) await applyConfigFile(b, options.configPath);
     await publishDefinitions(state);
+    await clearEtcdLeft(state);
     runtime.register(
       createServiceConfigController({ mode }),
       createServiceController({ supervisor, stoppedByUser }),
       ...createHostControllers({ mode, host }),
+      createEtcdConfigController({
+        mode,
+        stateDir: options.stateDir,
+        ...(options.listen ? { listenHost: options.listen.host } : {}),
+      }),
+      createEtcdController({
+        clients: etcdClients,
+        etcdBinary: findEtcdBinary,
+        runningPid: () => supervisor.list().find((s) => s.id === "etcd")?.pid,
+      }),
+      createEtcdMemberController({ clients: etcdClients, bootId }),
     );
     await runtime.start();
     await startServer(b);
@@ -298,11 +340,13 @@ export function createAgent(options: AgentOptions): Agent {
     await b.runtime.stop();
     if (graceful) await b.supervisor.stopAll();
     else await Promise.all(b.supervisor.list().map((s) => b.supervisor.remove(s.id)));
+    b.etcdClients.close();
     await b.server?.close();
     await b.state.close();
   }
 
   async function reboot(): Promise<void> {
+    await boot?.etcd.beforeShutdown();
     if (mode === "host") {
       log.warn("rebooting the machine through systemd");
       await shutDown();
@@ -316,11 +360,14 @@ export function createAgent(options: AgentOptions): Agent {
     await bootUp();
   }
 
-  async function reset(graceful: boolean): Promise<void> {
+  async function reset(graceful: boolean, etcdDirs: readonly string[]): Promise<void> {
     log.warn({ graceful }, "reset: stopping services and wiping the machine state");
+    await boot?.etcd.beforeShutdown();
     await shutDown(graceful);
     for (const f of ["state.db", "state.db-wal", "state.db-shm"])
       await rm(join(options.stateDir, f), { force: true });
+    for (const dir of [...etcdDirs, join(options.stateDir, "etcd")])
+      await rm(dir, { recursive: true, force: true });
     stoppedByUser.clear();
     restarts++;
     await bootUp();

@@ -4,6 +4,8 @@ import { identityKey } from "../api/auth/identity.ts";
 import { ApplyMode, type MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
 import type { ApplyRequest, ApplyResult, ConfigApplier } from "./config-applier.ts";
+import { memberIdHex } from "./etcd/etcd-clients.ts";
+import type { EtcdOperations } from "./etcd/etcd-operations.ts";
 import type { ApplyModeName, ConfigRecord } from "./resources/index.ts";
 import type { LogBuffer } from "./services/log-buffer.ts";
 import type { Supervisor } from "./services/supervisor.ts";
@@ -22,9 +24,14 @@ export interface MachineOperations {
   afterApply(result: ApplyResult): void;
   /** Service state changed by hand: refresh the statuses. */
   servicesChanged(): void;
-  /** Scheduled after the reply is sent. */
-  reboot(): void;
-  reset(options: { graceful: boolean; reboot: boolean }): void;
+  /**
+   * Checked (etcd quorum guard) before the reply, carried out after it is sent. Returns warnings
+   * for the reply (a check skipped with `force`).
+   */
+  reboot(options: { force: boolean }): Promise<string[]>;
+  reset(options: { graceful: boolean; reboot: boolean; force: boolean }): Promise<string[]>;
+  /** This node's etcd (control planes). */
+  readonly etcd: EtcdOperations;
   history(limit: number): Promise<ConfigRecord[]>;
   issueClientConfig(options: { roles: readonly string[]; name: string; ttlMs: number }): Promise<string>;
 }
@@ -149,13 +156,13 @@ export function createMachineService(ops: MachineOperations): ServiceImpl<typeof
       }
       for await (const line of lines) yield { data: encoder.encode(`${line}\n`) };
     },
-    reboot() {
-      ops.reboot();
-      return { messages: [{ actorId: `reboot-${Date.now()}` }] };
+    async reboot(req) {
+      const warnings = await ops.reboot({ force: req.force });
+      return { messages: [{ actorId: `reboot-${Date.now()}`, warnings }] };
     },
-    reset(req) {
-      ops.reset({ graceful: req.graceful, reboot: req.reboot });
-      return { messages: [{ actorId: `reset-${Date.now()}` }] };
+    async reset(req) {
+      const warnings = await ops.reset({ graceful: req.graceful, reboot: req.reboot, force: req.force });
+      return { messages: [{ actorId: `reset-${Date.now()}`, warnings }] };
     },
     async configHistory(req) {
       const entries = (await ops.history(req.limit)).map((r) => ({
@@ -173,6 +180,56 @@ export function createMachineService(ops: MachineOperations): ServiceImpl<typeof
         : 365 * 24 * 3600 * 1000;
       const text = await ops.issueClientConfig({ roles: req.roles, name: req.name, ttlMs });
       return { messages: [{ clientConfig: encoder.encode(text) }] };
+    },
+    async bootstrap() {
+      return { messages: [{ response: await ops.etcd.bootstrap() }] };
+    },
+    async etcdMemberList() {
+      const view = await ops.etcd.members();
+      const members = view.members.map((m) => ({
+        id: m.id,
+        name: m.name,
+        peerUrls: [...m.peerUrls],
+        clientUrls: [...m.clientUrls],
+        isLearner: m.isLearner,
+        isLeader: m.isLeader,
+        healthy: m.healthy,
+        error: m.error ?? "",
+      }));
+      return { messages: [{ members }] };
+    },
+    async etcdStatus() {
+      const s = await ops.etcd.status();
+      return {
+        messages: [
+          {
+            memberStatus: {
+              memberId: memberIdHex(s.header.member_id),
+              leader: s.leader === "0" ? "" : memberIdHex(s.leader),
+              version: s.version,
+              dbSize: BigInt(s.dbSize),
+              dbSizeInUse: BigInt(s.dbSizeInUse ?? 0),
+              raftIndex: BigInt(s.raftIndex),
+              raftTerm: BigInt(s.raftTerm),
+              raftAppliedIndex: BigInt(s.raftAppliedIndex ?? 0),
+              isLearner: !!s.isLearner,
+              errors: [...s.errors],
+            },
+          },
+        ],
+      };
+    },
+    async *etcdSnapshot(_req, ctx) {
+      for await (const data of ops.etcd.snapshot(ctx.signal)) yield { data };
+    },
+    async etcdForfeitLeadership() {
+      return { messages: [{ member: await ops.etcd.forfeitLeadership() }] };
+    },
+    async etcdLeaveCluster(req) {
+      return { messages: [{ warnings: await ops.etcd.leave({ force: req.force }) }] };
+    },
+    async etcdRemoveMember(req) {
+      return { messages: [{ response: await ops.etcd.removeMember(req.memberId) }] };
     },
   };
 }

@@ -113,6 +113,48 @@ const rows: Row[] = [
     call: async (c) => void (await c.machine.issueClientConfig({ roles: ["os:reader"] })),
   },
   {
+    name: "Bootstrap",
+    rpc: m("Bootstrap"),
+    allowed: admin,
+    call: async (c) => void (await c.machine.bootstrap({})),
+  },
+  {
+    name: "EtcdMemberList",
+    rpc: m("EtcdMemberList"),
+    allowed: reader,
+    call: async (c) => void (await c.machine.etcdMemberList({})),
+  },
+  {
+    name: "EtcdStatus",
+    rpc: m("EtcdStatus"),
+    allowed: reader,
+    call: async (c) => void (await c.machine.etcdStatus({})),
+  },
+  {
+    name: "EtcdSnapshot",
+    rpc: m("EtcdSnapshot"),
+    allowed: ["os:admin", "os:etcd:backup"],
+    call: (c) => drain(c.machine.etcdSnapshot({})),
+  },
+  {
+    name: "EtcdForfeitLeadership",
+    rpc: m("EtcdForfeitLeadership"),
+    allowed: operator,
+    call: async (c) => void (await c.machine.etcdForfeitLeadership({})),
+  },
+  {
+    name: "EtcdLeaveCluster",
+    rpc: m("EtcdLeaveCluster"),
+    allowed: admin,
+    call: async (c) => void (await c.machine.etcdLeaveCluster({})),
+  },
+  {
+    name: "EtcdRemoveMember",
+    rpc: m("EtcdRemoveMember"),
+    allowed: admin,
+    call: async (c) => void (await c.machine.etcdRemoveMember({ memberId: "8e9e05c52164694d" })),
+  },
+  {
     name: "Get",
     rpc: r("Get"),
     allowed: reader,

@@ -6,11 +6,11 @@ import { ResourceService } from "../gen/plinth/resource/v1alpha1/resource_pb.ts"
 const admin: readonly Role[] = ["os:admin"];
 const operator: readonly Role[] = ["os:admin", "os:operator"];
 const reader: readonly Role[] = ["os:admin", "os:operator", "os:reader"];
+const etcdBackup: readonly Role[] = ["os:admin", "os:etcd:backup"];
 
 // Which roles may call each RPC: the one place access is declared (as `accessTable` below). The
 // auth interceptor checks it for every call; an RPC missing here is denied to everyone.
-// `os:etcd:backup` is allowed only the etcd snapshot RPC, which does not exist yet;
-// `os:impersonator` grants nothing by itself.
+// `os:etcd:backup` is allowed only the etcd snapshot; `os:impersonator` grants nothing by itself.
 
 const machineAccess = {
   applyConfiguration: admin,
@@ -25,6 +25,16 @@ const machineAccess = {
   // Config documents hold the machine's secrets: a sensitive read.
   configHistory: admin,
   issueClientConfig: admin,
+  // Creating a cluster, leaving it or removing a member changes who holds the data: admin only.
+  bootstrap: admin,
+  etcdMemberList: reader,
+  etcdStatus: reader,
+  // A snapshot is the whole database, secrets included.
+  etcdSnapshot: etcdBackup,
+  // Like a reboot: it moves work around without losing anything.
+  etcdForfeitLeadership: operator,
+  etcdLeaveCluster: admin,
+  etcdRemoveMember: admin,
 } satisfies Record<keyof typeof MachineService.method, readonly Role[]>;
 
 const resourceAccess = {

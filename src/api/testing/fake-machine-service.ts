@@ -36,5 +36,16 @@ export function createFakeMachineService(node: string): ServiceImpl<typeof Machi
     issueClientConfig: (req) => ({
       messages: [{ clientConfig: new TextEncoder().encode(`roles: ${req.roles.join(",")}\n`) }],
     }),
+    bootstrap: () => said("bootstrapped"),
+    etcdMemberList: () => ({
+      messages: [{ members: [{ id: "1", name: node, isLeader: true, healthy: true }] }],
+    }),
+    etcdStatus: () => ({ messages: [{ memberStatus: { memberId: "1", leader: "1" } }] }),
+    async *etcdSnapshot() {
+      yield { data: new TextEncoder().encode(`${node} snapshot\n`) };
+    },
+    etcdForfeitLeadership: () => ({ messages: [{ member: "" }] }),
+    etcdLeaveCluster: () => ({ messages: [{}] }),
+    etcdRemoveMember: (req) => said(`removed ${req.memberId}`),
   };
 }

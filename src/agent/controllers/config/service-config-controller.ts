@@ -9,7 +9,8 @@ export function createServiceConfigController(options: { mode: ValidationMode })
   return {
     name: "ServiceConfigController",
     inputs: [{ namespace: "config", type: MachineConfigResource.type, id: machineConfigId, kind: "weak" }],
-    outputs: [{ type: ServiceSpec.type, kind: "exclusive" }],
+    // Shared: the etcd controller declares the built-in etcd service beside these.
+    outputs: [{ type: ServiceSpec.type, kind: "shared" }],
     async reconcile(ctx) {
       const out = ctx.track(ServiceSpec.kind());
       const config = await ctx.find(MachineConfigResource.ptr(machineConfigId));

@@ -14,7 +14,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file plinth/machine/v1alpha1/machine.proto.
  */
 export const file_plinth_machine_v1alpha1_machine: GenFile = /*@__PURE__*/
-  fileDesc("CiVwbGludGgvbWFjaGluZS92MWFscGhhMS9tYWNoaW5lLnByb3RvEhdwbGludGgubWFjaGluZS52MWFscGhhMSKcAQoZQXBwbHlDb25maWd1cmF0aW9uUmVxdWVzdBIMCgRkYXRhGAEgASgMEjAKBG1vZGUYAiABKA4yIi5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseU1vZGUSDwoHZHJ5X3J1bhgDIAEoCBIuCgt0cnlfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiK1AQoXQXBwbHlDb25maWd1cmF0aW9uUmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEjAKBG1vZGUYAiABKA4yIi5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseU1vZGUSFAoMbW9kZV9kZXRhaWxzGAMgASgJEhAKCHdhcm5pbmdzGAQgAygJEgwKBGRpZmYYBSABKAkiYAoaQXBwbHlDb25maWd1cmF0aW9uUmVzcG9uc2USQgoIbWVzc2FnZXMYASADKAsyMC5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseUNvbmZpZ3VyYXRpb25SZXBseSIQCg5WZXJzaW9uUmVxdWVzdCKFAQoLVmVyc2lvbkluZm8SCwoDdGFnGAEgASgJEgsKA3NoYRgCIAEoCRIpCgVidWlsdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPcnVudGltZV92ZXJzaW9uGAQgASgJEgoKAm9zGAUgASgJEgwKBGFyY2gYBiABKAkijgEKDFZlcnNpb25SZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESNQoHdmVyc2lvbhgCIAEoCzIkLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlZlcnNpb25JbmZvEhMKC21haW50ZW5hbmNlGAMgASgIIkoKD1ZlcnNpb25SZXNwb25zZRI3CghtZXNzYWdlcxgBIAMoCzIlLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlZlcnNpb25SZXBseSIUChJTZXJ2aWNlTGlzdFJlcXVlc3QieAoNU2VydmljZUhlYWx0aBIPCgd1bmtub3duGAEgASgIEg8KB2hlYWx0aHkYAiABKAgSFAoMbGFzdF9tZXNzYWdlGAMgASgJEi8KC2xhc3RfY2hhbmdlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCgxTZXJ2aWNlRXZlbnQSDwoHbWVzc2FnZRgBIAEoCRINCgVzdGF0ZRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKXAQoLU2VydmljZUluZm8SCgoCaWQYASABKAkSDQoFc3RhdGUYAiABKAkSNgoGaGVhbHRoGAMgASgLMiYucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUhlYWx0aBI1CgZldmVudHMYBCADKAsyJS5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlRXZlbnQifgoQU2VydmljZUxpc3RSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESNgoIc2VydmljZXMYAiADKAsyJC5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlSW5mbyJSChNTZXJ2aWNlTGlzdFJlc3BvbnNlEjsKCG1lc3NhZ2VzGAEgAygLMikucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUxpc3RSZXBseSIhChNTZXJ2aWNlU3RhcnRSZXF1ZXN0EgoKAmlkGAEgASgJIlkKEVNlcnZpY2VTdGFydFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghyZXNwb25zZRgCIAEoCSJUChRTZXJ2aWNlU3RhcnRSZXNwb25zZRI8CghtZXNzYWdlcxgBIAMoCzIqLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VTdGFydFJlcGx5IiAKElNlcnZpY2VTdG9wUmVxdWVzdBIKCgJpZBgBIAEoCSJYChBTZXJ2aWNlU3RvcFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghyZXNwb25zZRgCIAEoCSJSChNTZXJ2aWNlU3RvcFJlc3BvbnNlEjsKCG1lc3NhZ2VzGAEgAygLMikucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZVN0b3BSZXBseSIjChVTZXJ2aWNlUmVzdGFydFJlcXVlc3QSCgoCaWQYASABKAkiWwoTU2VydmljZVJlc3RhcnRSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESEAoIcmVzcG9uc2UYAiABKAkiWAoWU2VydmljZVJlc3RhcnRSZXNwb25zZRI+CghtZXNzYWdlcxgBIAMoCzIsLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VSZXN0YXJ0UmVwbHkiPQoLTG9nc1JlcXVlc3QSCgoCaWQYASABKAkSDgoGZm9sbG93GAIgASgIEhIKCnRhaWxfbGluZXMYAyABKAUiUAoMTG9nc1Jlc3BvbnNlEjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIMCgRkYXRhGAIgASgMIg8KDVJlYm9vdFJlcXVlc3QiUwoLUmVib290UmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEhAKCGFjdG9yX2lkGAIgASgJIkgKDlJlYm9vdFJlc3BvbnNlEjYKCG1lc3NhZ2VzGAEgAygLMiQucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuUmVib290UmVwbHkiMAoMUmVzZXRSZXF1ZXN0EhAKCGdyYWNlZnVsGAEgASgIEg4KBnJlYm9vdBgCIAEoCCJSCgpSZXNldFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghhY3Rvcl9pZBgCIAEoCSJGCg1SZXNldFJlc3BvbnNlEjUKCG1lc3NhZ2VzGAEgAygLMiMucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuUmVzZXRSZXBseSIlChRDb25maWdIaXN0b3J5UmVxdWVzdBINCgVsaW1pdBgBIAEoDSKmAQoSQ29uZmlnSGlzdG9yeUVudHJ5Eg8KB3ZlcnNpb24YASABKAQSKwoHYXBwbGllZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoEbW9kZRgDIAEoDjIiLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkFwcGx5TW9kZRISCgphcHBsaWVkX2J5GAQgASgJEgwKBGRhdGEYBSABKAwihgEKEkNvbmZpZ0hpc3RvcnlSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESPAoHZW50cmllcxgCIAMoCzIrLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkNvbmZpZ0hpc3RvcnlFbnRyeSJWChVDb25maWdIaXN0b3J5UmVzcG9uc2USPQoIbWVzc2FnZXMYASADKAsyKy5wbGludGgubWFjaGluZS52MWFscGhhMS5Db25maWdIaXN0b3J5UmVwbHkiXwoYSXNzdWVDbGllbnRDb25maWdSZXF1ZXN0Eg0KBXJvbGVzGAEgAygJEgwKBG5hbWUYAiABKAkSJgoDdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uImMKFklzc3VlQ2xpZW50Q29uZmlnUmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEhUKDWNsaWVudF9jb25maWcYAiABKAwiXgoZSXNzdWVDbGllbnRDb25maWdSZXNwb25zZRJBCghtZXNzYWdlcxgBIAMoCzIvLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLklzc3VlQ2xpZW50Q29uZmlnUmVwbHkqgQEKCUFwcGx5TW9kZRIaChZBUFBMWV9NT0RFX1VOU1BFQ0lGSUVEEAASEwoPQVBQTFlfTU9ERV9BVVRPEAESGAoUQVBQTFlfTU9ERV9OT19SRUJPT1QQAhIVChFBUFBMWV9NT0RFX1NUQUdFRBADEhIKDkFQUExZX01PREVfVFJZEAQylwkKDk1hY2hpbmVTZXJ2aWNlEn0KEkFwcGx5Q29uZmlndXJhdGlvbhIyLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkFwcGx5Q29uZmlndXJhdGlvblJlcXVlc3QaMy5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseUNvbmZpZ3VyYXRpb25SZXNwb25zZRJcCgdWZXJzaW9uEicucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuVmVyc2lvblJlcXVlc3QaKC5wbGludGgubWFjaGluZS52MWFscGhhMS5WZXJzaW9uUmVzcG9uc2USaAoLU2VydmljZUxpc3QSKy5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlTGlzdFJlcXVlc3QaLC5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlTGlzdFJlc3BvbnNlEmsKDFNlcnZpY2VTdGFydBIsLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VTdGFydFJlcXVlc3QaLS5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlU3RhcnRSZXNwb25zZRJoCgtTZXJ2aWNlU3RvcBIrLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VTdG9wUmVxdWVzdBosLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VTdG9wUmVzcG9uc2UScQoOU2VydmljZVJlc3RhcnQSLi5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlUmVzdGFydFJlcXVlc3QaLy5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlUmVzdGFydFJlc3BvbnNlElUKBExvZ3MSJC5wbGludGgubWFjaGluZS52MWFscGhhMS5Mb2dzUmVxdWVzdBolLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkxvZ3NSZXNwb25zZTABElkKBlJlYm9vdBImLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlJlYm9vdFJlcXVlc3QaJy5wbGludGgubWFjaGluZS52MWFscGhhMS5SZWJvb3RSZXNwb25zZRJWCgVSZXNldBIlLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlJlc2V0UmVxdWVzdBomLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlJlc2V0UmVzcG9uc2USbgoNQ29uZmlnSGlzdG9yeRItLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkNvbmZpZ0hpc3RvcnlSZXF1ZXN0Gi4ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQ29uZmlnSGlzdG9yeVJlc3BvbnNlEnoKEUlzc3VlQ2xpZW50Q29uZmlnEjEucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuSXNzdWVDbGllbnRDb25maWdSZXF1ZXN0GjIucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuSXNzdWVDbGllbnRDb25maWdSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_plinth_common_v1alpha1_common]);
+  fileDesc("CiVwbGludGgvbWFjaGluZS92MWFscGhhMS9tYWNoaW5lLnByb3RvEhdwbGludGgubWFjaGluZS52MWFscGhhMSKcAQoZQXBwbHlDb25maWd1cmF0aW9uUmVxdWVzdBIMCgRkYXRhGAEgASgMEjAKBG1vZGUYAiABKA4yIi5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseU1vZGUSDwoHZHJ5X3J1bhgDIAEoCBIuCgt0cnlfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiK1AQoXQXBwbHlDb25maWd1cmF0aW9uUmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEjAKBG1vZGUYAiABKA4yIi5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseU1vZGUSFAoMbW9kZV9kZXRhaWxzGAMgASgJEhAKCHdhcm5pbmdzGAQgAygJEgwKBGRpZmYYBSABKAkiYAoaQXBwbHlDb25maWd1cmF0aW9uUmVzcG9uc2USQgoIbWVzc2FnZXMYASADKAsyMC5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseUNvbmZpZ3VyYXRpb25SZXBseSIQCg5WZXJzaW9uUmVxdWVzdCKFAQoLVmVyc2lvbkluZm8SCwoDdGFnGAEgASgJEgsKA3NoYRgCIAEoCRIpCgVidWlsdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPcnVudGltZV92ZXJzaW9uGAQgASgJEgoKAm9zGAUgASgJEgwKBGFyY2gYBiABKAkijgEKDFZlcnNpb25SZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESNQoHdmVyc2lvbhgCIAEoCzIkLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlZlcnNpb25JbmZvEhMKC21haW50ZW5hbmNlGAMgASgIIkoKD1ZlcnNpb25SZXNwb25zZRI3CghtZXNzYWdlcxgBIAMoCzIlLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlZlcnNpb25SZXBseSIUChJTZXJ2aWNlTGlzdFJlcXVlc3QieAoNU2VydmljZUhlYWx0aBIPCgd1bmtub3duGAEgASgIEg8KB2hlYWx0aHkYAiABKAgSFAoMbGFzdF9tZXNzYWdlGAMgASgJEi8KC2xhc3RfY2hhbmdlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCgxTZXJ2aWNlRXZlbnQSDwoHbWVzc2FnZRgBIAEoCRINCgVzdGF0ZRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKXAQoLU2VydmljZUluZm8SCgoCaWQYASABKAkSDQoFc3RhdGUYAiABKAkSNgoGaGVhbHRoGAMgASgLMiYucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUhlYWx0aBI1CgZldmVudHMYBCADKAsyJS5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlRXZlbnQifgoQU2VydmljZUxpc3RSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESNgoIc2VydmljZXMYAiADKAsyJC5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlSW5mbyJSChNTZXJ2aWNlTGlzdFJlc3BvbnNlEjsKCG1lc3NhZ2VzGAEgAygLMikucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUxpc3RSZXBseSIhChNTZXJ2aWNlU3RhcnRSZXF1ZXN0EgoKAmlkGAEgASgJIlkKEVNlcnZpY2VTdGFydFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghyZXNwb25zZRgCIAEoCSJUChRTZXJ2aWNlU3RhcnRSZXNwb25zZRI8CghtZXNzYWdlcxgBIAMoCzIqLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VTdGFydFJlcGx5IiAKElNlcnZpY2VTdG9wUmVxdWVzdBIKCgJpZBgBIAEoCSJYChBTZXJ2aWNlU3RvcFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghyZXNwb25zZRgCIAEoCSJSChNTZXJ2aWNlU3RvcFJlc3BvbnNlEjsKCG1lc3NhZ2VzGAEgAygLMikucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZVN0b3BSZXBseSIjChVTZXJ2aWNlUmVzdGFydFJlcXVlc3QSCgoCaWQYASABKAkiWwoTU2VydmljZVJlc3RhcnRSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESEAoIcmVzcG9uc2UYAiABKAkiWAoWU2VydmljZVJlc3RhcnRSZXNwb25zZRI+CghtZXNzYWdlcxgBIAMoCzIsLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VSZXN0YXJ0UmVwbHkiPQoLTG9nc1JlcXVlc3QSCgoCaWQYASABKAkSDgoGZm9sbG93GAIgASgIEhIKCnRhaWxfbGluZXMYAyABKAUiUAoMTG9nc1Jlc3BvbnNlEjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIMCgRkYXRhGAIgASgMIh4KDVJlYm9vdFJlcXVlc3QSDQoFZm9yY2UYASABKAgiZQoLUmVib290UmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEhAKCGFjdG9yX2lkGAIgASgJEhAKCHdhcm5pbmdzGAMgAygJIkgKDlJlYm9vdFJlc3BvbnNlEjYKCG1lc3NhZ2VzGAEgAygLMiQucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuUmVib290UmVwbHkiPwoMUmVzZXRSZXF1ZXN0EhAKCGdyYWNlZnVsGAEgASgIEg4KBnJlYm9vdBgCIAEoCBINCgVmb3JjZRgDIAEoCCJkCgpSZXNldFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghhY3Rvcl9pZBgCIAEoCRIQCgh3YXJuaW5ncxgDIAMoCSJGCg1SZXNldFJlc3BvbnNlEjUKCG1lc3NhZ2VzGAEgAygLMiMucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuUmVzZXRSZXBseSIlChRDb25maWdIaXN0b3J5UmVxdWVzdBINCgVsaW1pdBgBIAEoDSKmAQoSQ29uZmlnSGlzdG9yeUVudHJ5Eg8KB3ZlcnNpb24YASABKAQSKwoHYXBwbGllZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoEbW9kZRgDIAEoDjIiLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkFwcGx5TW9kZRISCgphcHBsaWVkX2J5GAQgASgJEgwKBGRhdGEYBSABKAwihgEKEkNvbmZpZ0hpc3RvcnlSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESPAoHZW50cmllcxgCIAMoCzIrLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkNvbmZpZ0hpc3RvcnlFbnRyeSJWChVDb25maWdIaXN0b3J5UmVzcG9uc2USPQoIbWVzc2FnZXMYASADKAsyKy5wbGludGgubWFjaGluZS52MWFscGhhMS5Db25maWdIaXN0b3J5UmVwbHkiXwoYSXNzdWVDbGllbnRDb25maWdSZXF1ZXN0Eg0KBXJvbGVzGAEgAygJEgwKBG5hbWUYAiABKAkSJgoDdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uImMKFklzc3VlQ2xpZW50Q29uZmlnUmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEhUKDWNsaWVudF9jb25maWcYAiABKAwiXgoZSXNzdWVDbGllbnRDb25maWdSZXNwb25zZRJBCghtZXNzYWdlcxgBIAMoCzIvLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLklzc3VlQ2xpZW50Q29uZmlnUmVwbHkiEgoQQm9vdHN0cmFwUmVxdWVzdCJWCg5Cb290c3RyYXBSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESEAoIcmVzcG9uc2UYAiABKAkiTgoRQm9vdHN0cmFwUmVzcG9uc2USOQoIbWVzc2FnZXMYASADKAsyJy5wbGludGgubWFjaGluZS52MWFscGhhMS5Cb290c3RyYXBSZXBseSIXChVFdGNkTWVtYmVyTGlzdFJlcXVlc3QilQEKCkV0Y2RNZW1iZXISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglwZWVyX3VybHMYAyADKAkSEwoLY2xpZW50X3VybHMYBCADKAkSEgoKaXNfbGVhcm5lchgFIAEoCBIRCglpc19sZWFkZXIYBiABKAgSDwoHaGVhbHRoeRgHIAEoCBINCgVlcnJvchgIIAEoCSJ/ChNFdGNkTWVtYmVyTGlzdFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRI0CgdtZW1iZXJzGAIgAygLMiMucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZE1lbWJlciJYChZFdGNkTWVtYmVyTGlzdFJlc3BvbnNlEj4KCG1lc3NhZ2VzGAEgAygLMiwucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZE1lbWJlckxpc3RSZXBseSITChFFdGNkU3RhdHVzUmVxdWVzdCLWAQoQRXRjZE1lbWJlclN0YXR1cxIRCgltZW1iZXJfaWQYASABKAkSDgoGbGVhZGVyGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSDwoHZGJfc2l6ZRgEIAEoAxIWCg5kYl9zaXplX2luX3VzZRgFIAEoAxISCgpyYWZ0X2luZGV4GAYgASgEEhEKCXJhZnRfdGVybRgHIAEoBBIaChJyYWZ0X2FwcGxpZWRfaW5kZXgYCCABKAQSEgoKaXNfbGVhcm5lchgJIAEoCBIOCgZlcnJvcnMYCiADKAkihwEKD0V0Y2RTdGF0dXNSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESQAoNbWVtYmVyX3N0YXR1cxgCIAEoCzIpLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RNZW1iZXJTdGF0dXMiUAoSRXRjZFN0YXR1c1Jlc3BvbnNlEjoKCG1lc3NhZ2VzGAEgAygLMigucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFN0YXR1c1JlcGx5IhUKE0V0Y2RTbmFwc2hvdFJlcXVlc3QiWAoURXRjZFNuYXBzaG90UmVzcG9uc2USMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEgwKBGRhdGEYAiABKAwiHgocRXRjZEZvcmZlaXRMZWFkZXJzaGlwUmVxdWVzdCJgChpFdGNkRm9yZmVpdExlYWRlcnNoaXBSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESDgoGbWVtYmVyGAIgASgJImYKHUV0Y2RGb3JmZWl0TGVhZGVyc2hpcFJlc3BvbnNlEkUKCG1lc3NhZ2VzGAEgAygLMjMucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZEZvcmZlaXRMZWFkZXJzaGlwUmVwbHkiKAoXRXRjZExlYXZlQ2x1c3RlclJlcXVlc3QSDQoFZm9yY2UYASABKAgiXQoVRXRjZExlYXZlQ2x1c3RlclJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCgh3YXJuaW5ncxgCIAMoCSJcChhFdGNkTGVhdmVDbHVzdGVyUmVzcG9uc2USQAoIbWVzc2FnZXMYASADKAsyLi5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkTGVhdmVDbHVzdGVyUmVwbHkiLAoXRXRjZFJlbW92ZU1lbWJlclJlcXVlc3QSEQoJbWVtYmVyX2lkGAEgASgJIl0KFUV0Y2RSZW1vdmVNZW1iZXJSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESEAoIcmVzcG9uc2UYAiABKAkiXAoYRXRjZFJlbW92ZU1lbWJlclJlc3BvbnNlEkAKCG1lc3NhZ2VzGAEgAygLMi4ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFJlbW92ZU1lbWJlclJlcGx5KoEBCglBcHBseU1vZGUSGgoWQVBQTFlfTU9ERV9VTlNQRUNJRklFRBAAEhMKD0FQUExZX01PREVfQVVUTxABEhgKFEFQUExZX01PREVfTk9fUkVCT09UEAISFQoRQVBQTFlfTU9ERV9TVEFHRUQQAxISCg5BUFBMWV9NT0RFX1RSWRAEMr8PCg5NYWNoaW5lU2VydmljZRJ9ChJBcHBseUNvbmZpZ3VyYXRpb24SMi5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseUNvbmZpZ3VyYXRpb25SZXF1ZXN0GjMucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQXBwbHlDb25maWd1cmF0aW9uUmVzcG9uc2USXAoHVmVyc2lvbhInLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlZlcnNpb25SZXF1ZXN0GigucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuVmVyc2lvblJlc3BvbnNlEmgKC1NlcnZpY2VMaXN0EisucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUxpc3RSZXF1ZXN0GiwucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUxpc3RSZXNwb25zZRJrCgxTZXJ2aWNlU3RhcnQSLC5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlU3RhcnRSZXF1ZXN0Gi0ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZVN0YXJ0UmVzcG9uc2USaAoLU2VydmljZVN0b3ASKy5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlU3RvcFJlcXVlc3QaLC5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlU3RvcFJlc3BvbnNlEnEKDlNlcnZpY2VSZXN0YXJ0Ei4ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZVJlc3RhcnRSZXF1ZXN0Gi8ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZVJlc3RhcnRSZXNwb25zZRJVCgRMb2dzEiQucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuTG9nc1JlcXVlc3QaJS5wbGludGgubWFjaGluZS52MWFscGhhMS5Mb2dzUmVzcG9uc2UwARJZCgZSZWJvb3QSJi5wbGludGgubWFjaGluZS52MWFscGhhMS5SZWJvb3RSZXF1ZXN0GicucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuUmVib290UmVzcG9uc2USVgoFUmVzZXQSJS5wbGludGgubWFjaGluZS52MWFscGhhMS5SZXNldFJlcXVlc3QaJi5wbGludGgubWFjaGluZS52MWFscGhhMS5SZXNldFJlc3BvbnNlEm4KDUNvbmZpZ0hpc3RvcnkSLS5wbGludGgubWFjaGluZS52MWFscGhhMS5Db25maWdIaXN0b3J5UmVxdWVzdBouLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkNvbmZpZ0hpc3RvcnlSZXNwb25zZRJ6ChFJc3N1ZUNsaWVudENvbmZpZxIxLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLklzc3VlQ2xpZW50Q29uZmlnUmVxdWVzdBoyLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLklzc3VlQ2xpZW50Q29uZmlnUmVzcG9uc2USYgoJQm9vdHN0cmFwEikucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQm9vdHN0cmFwUmVxdWVzdBoqLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkJvb3RzdHJhcFJlc3BvbnNlEnEKDkV0Y2RNZW1iZXJMaXN0Ei4ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZE1lbWJlckxpc3RSZXF1ZXN0Gi8ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZE1lbWJlckxpc3RSZXNwb25zZRJlCgpFdGNkU3RhdHVzEioucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFN0YXR1c1JlcXVlc3QaKy5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkU3RhdHVzUmVzcG9uc2USbQoMRXRjZFNuYXBzaG90EiwucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFNuYXBzaG90UmVxdWVzdBotLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RTbmFwc2hvdFJlc3BvbnNlMAEShgEKFUV0Y2RGb3JmZWl0TGVhZGVyc2hpcBI1LnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RGb3JmZWl0TGVhZGVyc2hpcFJlcXVlc3QaNi5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkRm9yZmVpdExlYWRlcnNoaXBSZXNwb25zZRJ3ChBFdGNkTGVhdmVDbHVzdGVyEjAucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZExlYXZlQ2x1c3RlclJlcXVlc3QaMS5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkTGVhdmVDbHVzdGVyUmVzcG9uc2USdwoQRXRjZFJlbW92ZU1lbWJlchIwLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RSZW1vdmVNZW1iZXJSZXF1ZXN0GjEucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFJlbW92ZU1lbWJlclJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_plinth_common_v1alpha1_common]);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ApplyConfigurationRequest
@@ -593,6 +593,12 @@ export const LogsResponseSchema: GenMessage<LogsResponse> = /*@__PURE__*/
  * @generated from message plinth.machine.v1alpha1.RebootRequest
  */
 export type RebootRequest = Message<"plinth.machine.v1alpha1.RebootRequest"> & {
+  /**
+   * Skip the etcd quorum check of a control plane (and its cluster-wide lock).
+   *
+   * @generated from field: bool force = 1;
+   */
+  force: boolean;
 };
 
 /**
@@ -617,6 +623,13 @@ export type RebootReply = Message<"plinth.machine.v1alpha1.RebootReply"> & {
    * @generated from field: string actor_id = 2;
    */
   actorId: string;
+
+  /**
+   * Checks that were skipped (force) or that the caller should know about.
+   *
+   * @generated from field: repeated string warnings = 3;
+   */
+  warnings: string[];
 };
 
 /**
@@ -660,6 +673,13 @@ export type ResetRequest = Message<"plinth.machine.v1alpha1.ResetRequest"> & {
    * @generated from field: bool reboot = 2;
    */
   reboot: boolean;
+
+  /**
+   * Skip the etcd quorum check of a control plane (and its cluster-wide lock).
+   *
+   * @generated from field: bool force = 3;
+   */
+  force: boolean;
 };
 
 /**
@@ -682,6 +702,13 @@ export type ResetReply = Message<"plinth.machine.v1alpha1.ResetReply"> & {
    * @generated from field: string actor_id = 2;
    */
   actorId: string;
+
+  /**
+   * Checks that were skipped (force) or that the caller should know about.
+   *
+   * @generated from field: repeated string warnings = 3;
+   */
+  warnings: string[];
 };
 
 /**
@@ -884,6 +911,497 @@ export const IssueClientConfigResponseSchema: GenMessage<IssueClientConfigRespon
   messageDesc(file_plinth_machine_v1alpha1_machine, 36);
 
 /**
+ * @generated from message plinth.machine.v1alpha1.BootstrapRequest
+ */
+export type BootstrapRequest = Message<"plinth.machine.v1alpha1.BootstrapRequest"> & {
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.BootstrapRequest.
+ * Use `create(BootstrapRequestSchema)` to create a new message.
+ */
+export const BootstrapRequestSchema: GenMessage<BootstrapRequest> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 37);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.BootstrapReply
+ */
+export type BootstrapReply = Message<"plinth.machine.v1alpha1.BootstrapReply"> & {
+  /**
+   * @generated from field: plinth.common.v1alpha1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * What happens next, for humans.
+   *
+   * @generated from field: string response = 2;
+   */
+  response: string;
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.BootstrapReply.
+ * Use `create(BootstrapReplySchema)` to create a new message.
+ */
+export const BootstrapReplySchema: GenMessage<BootstrapReply> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 38);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.BootstrapResponse
+ */
+export type BootstrapResponse = Message<"plinth.machine.v1alpha1.BootstrapResponse"> & {
+  /**
+   * @generated from field: repeated plinth.machine.v1alpha1.BootstrapReply messages = 1;
+   */
+  messages: BootstrapReply[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.BootstrapResponse.
+ * Use `create(BootstrapResponseSchema)` to create a new message.
+ */
+export const BootstrapResponseSchema: GenMessage<BootstrapResponse> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 39);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdMemberListRequest
+ */
+export type EtcdMemberListRequest = Message<"plinth.machine.v1alpha1.EtcdMemberListRequest"> & {
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdMemberListRequest.
+ * Use `create(EtcdMemberListRequestSchema)` to create a new message.
+ */
+export const EtcdMemberListRequestSchema: GenMessage<EtcdMemberListRequest> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 40);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdMember
+ */
+export type EtcdMember = Message<"plinth.machine.v1alpha1.EtcdMember"> & {
+  /**
+   * The member id, as etcd prints it in hexadecimal.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The member's name; empty while an added member has not started yet.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: repeated string peer_urls = 3;
+   */
+  peerUrls: string[];
+
+  /**
+   * @generated from field: repeated string client_urls = 4;
+   */
+  clientUrls: string[];
+
+  /**
+   * @generated from field: bool is_learner = 5;
+   */
+  isLearner: boolean;
+
+  /**
+   * @generated from field: bool is_leader = 6;
+   */
+  isLeader: boolean;
+
+  /**
+   * The member answered a status request and knows a leader.
+   *
+   * @generated from field: bool healthy = 7;
+   */
+  healthy: boolean;
+
+  /**
+   * Why it is not healthy.
+   *
+   * @generated from field: string error = 8;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdMember.
+ * Use `create(EtcdMemberSchema)` to create a new message.
+ */
+export const EtcdMemberSchema: GenMessage<EtcdMember> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 41);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdMemberListReply
+ */
+export type EtcdMemberListReply = Message<"plinth.machine.v1alpha1.EtcdMemberListReply"> & {
+  /**
+   * @generated from field: plinth.common.v1alpha1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: repeated plinth.machine.v1alpha1.EtcdMember members = 2;
+   */
+  members: EtcdMember[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdMemberListReply.
+ * Use `create(EtcdMemberListReplySchema)` to create a new message.
+ */
+export const EtcdMemberListReplySchema: GenMessage<EtcdMemberListReply> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 42);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdMemberListResponse
+ */
+export type EtcdMemberListResponse = Message<"plinth.machine.v1alpha1.EtcdMemberListResponse"> & {
+  /**
+   * @generated from field: repeated plinth.machine.v1alpha1.EtcdMemberListReply messages = 1;
+   */
+  messages: EtcdMemberListReply[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdMemberListResponse.
+ * Use `create(EtcdMemberListResponseSchema)` to create a new message.
+ */
+export const EtcdMemberListResponseSchema: GenMessage<EtcdMemberListResponse> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 43);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdStatusRequest
+ */
+export type EtcdStatusRequest = Message<"plinth.machine.v1alpha1.EtcdStatusRequest"> & {
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdStatusRequest.
+ * Use `create(EtcdStatusRequestSchema)` to create a new message.
+ */
+export const EtcdStatusRequestSchema: GenMessage<EtcdStatusRequest> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 44);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdMemberStatus
+ */
+export type EtcdMemberStatus = Message<"plinth.machine.v1alpha1.EtcdMemberStatus"> & {
+  /**
+   * Hexadecimal ids.
+   *
+   * @generated from field: string member_id = 1;
+   */
+  memberId: string;
+
+  /**
+   * @generated from field: string leader = 2;
+   */
+  leader: string;
+
+  /**
+   * The etcd server version.
+   *
+   * @generated from field: string version = 3;
+   */
+  version: string;
+
+  /**
+   * @generated from field: int64 db_size = 4;
+   */
+  dbSize: bigint;
+
+  /**
+   * @generated from field: int64 db_size_in_use = 5;
+   */
+  dbSizeInUse: bigint;
+
+  /**
+   * @generated from field: uint64 raft_index = 6;
+   */
+  raftIndex: bigint;
+
+  /**
+   * @generated from field: uint64 raft_term = 7;
+   */
+  raftTerm: bigint;
+
+  /**
+   * @generated from field: uint64 raft_applied_index = 8;
+   */
+  raftAppliedIndex: bigint;
+
+  /**
+   * @generated from field: bool is_learner = 9;
+   */
+  isLearner: boolean;
+
+  /**
+   * @generated from field: repeated string errors = 10;
+   */
+  errors: string[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdMemberStatus.
+ * Use `create(EtcdMemberStatusSchema)` to create a new message.
+ */
+export const EtcdMemberStatusSchema: GenMessage<EtcdMemberStatus> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 45);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdStatusReply
+ */
+export type EtcdStatusReply = Message<"plinth.machine.v1alpha1.EtcdStatusReply"> & {
+  /**
+   * @generated from field: plinth.common.v1alpha1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: plinth.machine.v1alpha1.EtcdMemberStatus member_status = 2;
+   */
+  memberStatus?: EtcdMemberStatus | undefined;
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdStatusReply.
+ * Use `create(EtcdStatusReplySchema)` to create a new message.
+ */
+export const EtcdStatusReplySchema: GenMessage<EtcdStatusReply> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 46);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdStatusResponse
+ */
+export type EtcdStatusResponse = Message<"plinth.machine.v1alpha1.EtcdStatusResponse"> & {
+  /**
+   * @generated from field: repeated plinth.machine.v1alpha1.EtcdStatusReply messages = 1;
+   */
+  messages: EtcdStatusReply[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdStatusResponse.
+ * Use `create(EtcdStatusResponseSchema)` to create a new message.
+ */
+export const EtcdStatusResponseSchema: GenMessage<EtcdStatusResponse> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 47);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdSnapshotRequest
+ */
+export type EtcdSnapshotRequest = Message<"plinth.machine.v1alpha1.EtcdSnapshotRequest"> & {
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdSnapshotRequest.
+ * Use `create(EtcdSnapshotRequestSchema)` to create a new message.
+ */
+export const EtcdSnapshotRequestSchema: GenMessage<EtcdSnapshotRequest> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 48);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdSnapshotResponse
+ */
+export type EtcdSnapshotResponse = Message<"plinth.machine.v1alpha1.EtcdSnapshotResponse"> & {
+  /**
+   * @generated from field: plinth.common.v1alpha1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * The next chunk of the snapshot file.
+   *
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdSnapshotResponse.
+ * Use `create(EtcdSnapshotResponseSchema)` to create a new message.
+ */
+export const EtcdSnapshotResponseSchema: GenMessage<EtcdSnapshotResponse> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 49);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdForfeitLeadershipRequest
+ */
+export type EtcdForfeitLeadershipRequest = Message<"plinth.machine.v1alpha1.EtcdForfeitLeadershipRequest"> & {
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdForfeitLeadershipRequest.
+ * Use `create(EtcdForfeitLeadershipRequestSchema)` to create a new message.
+ */
+export const EtcdForfeitLeadershipRequestSchema: GenMessage<EtcdForfeitLeadershipRequest> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 50);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdForfeitLeadershipReply
+ */
+export type EtcdForfeitLeadershipReply = Message<"plinth.machine.v1alpha1.EtcdForfeitLeadershipReply"> & {
+  /**
+   * @generated from field: plinth.common.v1alpha1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * The member that became leader; empty when this node was not the leader.
+   *
+   * @generated from field: string member = 2;
+   */
+  member: string;
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdForfeitLeadershipReply.
+ * Use `create(EtcdForfeitLeadershipReplySchema)` to create a new message.
+ */
+export const EtcdForfeitLeadershipReplySchema: GenMessage<EtcdForfeitLeadershipReply> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 51);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdForfeitLeadershipResponse
+ */
+export type EtcdForfeitLeadershipResponse = Message<"plinth.machine.v1alpha1.EtcdForfeitLeadershipResponse"> & {
+  /**
+   * @generated from field: repeated plinth.machine.v1alpha1.EtcdForfeitLeadershipReply messages = 1;
+   */
+  messages: EtcdForfeitLeadershipReply[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdForfeitLeadershipResponse.
+ * Use `create(EtcdForfeitLeadershipResponseSchema)` to create a new message.
+ */
+export const EtcdForfeitLeadershipResponseSchema: GenMessage<EtcdForfeitLeadershipResponse> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 52);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdLeaveClusterRequest
+ */
+export type EtcdLeaveClusterRequest = Message<"plinth.machine.v1alpha1.EtcdLeaveClusterRequest"> & {
+  /**
+   * Skip the etcd quorum check (and its cluster-wide lock).
+   *
+   * @generated from field: bool force = 1;
+   */
+  force: boolean;
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdLeaveClusterRequest.
+ * Use `create(EtcdLeaveClusterRequestSchema)` to create a new message.
+ */
+export const EtcdLeaveClusterRequestSchema: GenMessage<EtcdLeaveClusterRequest> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 53);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdLeaveClusterReply
+ */
+export type EtcdLeaveClusterReply = Message<"plinth.machine.v1alpha1.EtcdLeaveClusterReply"> & {
+  /**
+   * @generated from field: plinth.common.v1alpha1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: repeated string warnings = 2;
+   */
+  warnings: string[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdLeaveClusterReply.
+ * Use `create(EtcdLeaveClusterReplySchema)` to create a new message.
+ */
+export const EtcdLeaveClusterReplySchema: GenMessage<EtcdLeaveClusterReply> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 54);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdLeaveClusterResponse
+ */
+export type EtcdLeaveClusterResponse = Message<"plinth.machine.v1alpha1.EtcdLeaveClusterResponse"> & {
+  /**
+   * @generated from field: repeated plinth.machine.v1alpha1.EtcdLeaveClusterReply messages = 1;
+   */
+  messages: EtcdLeaveClusterReply[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdLeaveClusterResponse.
+ * Use `create(EtcdLeaveClusterResponseSchema)` to create a new message.
+ */
+export const EtcdLeaveClusterResponseSchema: GenMessage<EtcdLeaveClusterResponse> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 55);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdRemoveMemberRequest
+ */
+export type EtcdRemoveMemberRequest = Message<"plinth.machine.v1alpha1.EtcdRemoveMemberRequest"> & {
+  /**
+   * The member id in hexadecimal, as `plinth etcd members` shows it.
+   *
+   * @generated from field: string member_id = 1;
+   */
+  memberId: string;
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdRemoveMemberRequest.
+ * Use `create(EtcdRemoveMemberRequestSchema)` to create a new message.
+ */
+export const EtcdRemoveMemberRequestSchema: GenMessage<EtcdRemoveMemberRequest> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 56);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdRemoveMemberReply
+ */
+export type EtcdRemoveMemberReply = Message<"plinth.machine.v1alpha1.EtcdRemoveMemberReply"> & {
+  /**
+   * @generated from field: plinth.common.v1alpha1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: string response = 2;
+   */
+  response: string;
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdRemoveMemberReply.
+ * Use `create(EtcdRemoveMemberReplySchema)` to create a new message.
+ */
+export const EtcdRemoveMemberReplySchema: GenMessage<EtcdRemoveMemberReply> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 57);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.EtcdRemoveMemberResponse
+ */
+export type EtcdRemoveMemberResponse = Message<"plinth.machine.v1alpha1.EtcdRemoveMemberResponse"> & {
+  /**
+   * @generated from field: repeated plinth.machine.v1alpha1.EtcdRemoveMemberReply messages = 1;
+   */
+  messages: EtcdRemoveMemberReply[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.EtcdRemoveMemberResponse.
+ * Use `create(EtcdRemoveMemberResponseSchema)` to create a new message.
+ */
+export const EtcdRemoveMemberResponseSchema: GenMessage<EtcdRemoveMemberResponse> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 58);
+
+/**
  * How an applied config takes effect.
  *
  * @generated from enum plinth.machine.v1alpha1.ApplyMode
@@ -1043,6 +1561,77 @@ export const MachineService: GenService<{
     methodKind: "unary";
     input: typeof IssueClientConfigRequestSchema;
     output: typeof IssueClientConfigResponseSchema;
+  },
+  /**
+   * Initializes a new etcd cluster with this control plane as its only member. Done once per
+   * cluster: refused when this node is already a member or an etcd cluster already answers.
+   *
+   * @generated from rpc plinth.machine.v1alpha1.MachineService.Bootstrap
+   */
+  bootstrap: {
+    methodKind: "unary";
+    input: typeof BootstrapRequestSchema;
+    output: typeof BootstrapResponseSchema;
+  },
+  /**
+   * The etcd members, as this node's etcd sees them, with their observed health.
+   *
+   * @generated from rpc plinth.machine.v1alpha1.MachineService.EtcdMemberList
+   */
+  etcdMemberList: {
+    methodKind: "unary";
+    input: typeof EtcdMemberListRequestSchema;
+    output: typeof EtcdMemberListResponseSchema;
+  },
+  /**
+   * The status of this node's etcd member.
+   *
+   * @generated from rpc plinth.machine.v1alpha1.MachineService.EtcdStatus
+   */
+  etcdStatus: {
+    methodKind: "unary";
+    input: typeof EtcdStatusRequestSchema;
+    output: typeof EtcdStatusResponseSchema;
+  },
+  /**
+   * A snapshot of the etcd database from this node's member, as a stream of chunks.
+   *
+   * @generated from rpc plinth.machine.v1alpha1.MachineService.EtcdSnapshot
+   */
+  etcdSnapshot: {
+    methodKind: "server_streaming";
+    input: typeof EtcdSnapshotRequestSchema;
+    output: typeof EtcdSnapshotResponseSchema;
+  },
+  /**
+   * Moves etcd leadership away from this node when it is the leader.
+   *
+   * @generated from rpc plinth.machine.v1alpha1.MachineService.EtcdForfeitLeadership
+   */
+  etcdForfeitLeadership: {
+    methodKind: "unary";
+    input: typeof EtcdForfeitLeadershipRequestSchema;
+    output: typeof EtcdForfeitLeadershipResponseSchema;
+  },
+  /**
+   * Removes this node from the etcd cluster, stops its etcd and wipes its etcd data.
+   *
+   * @generated from rpc plinth.machine.v1alpha1.MachineService.EtcdLeaveCluster
+   */
+  etcdLeaveCluster: {
+    methodKind: "unary";
+    input: typeof EtcdLeaveClusterRequestSchema;
+    output: typeof EtcdLeaveClusterResponseSchema;
+  },
+  /**
+   * Removes another member (usually one that is gone for good) from the etcd cluster.
+   *
+   * @generated from rpc plinth.machine.v1alpha1.MachineService.EtcdRemoveMember
+   */
+  etcdRemoveMember: {
+    methodKind: "unary";
+    input: typeof EtcdRemoveMemberRequestSchema;
+    output: typeof EtcdRemoveMemberResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_plinth_machine_v1alpha1_machine, 0);
