@@ -288,7 +288,8 @@ export function createAgent(options: AgentOptions): Agent {
     runtime.register(
       createServiceConfigController({ mode }),
       createServiceController({ supervisor, stoppedByUser }),
-      ...createHostControllers({ mode, host }),
+      // A local agent (a process on someone's machine) must never touch that machine.
+      ...(mode === "local" ? [] : createHostControllers({ mode, host })),
       createEtcdConfigController({
         mode,
         stateDir: options.stateDir,

@@ -33,15 +33,29 @@ export async function namespacePids(netns: string): Promise<number[]> {
     .filter((n) => Number.isInteger(n) && n > 0);
 }
 
-/** Removes a node's namespace (killing what still runs in it) and its veth; idempotent. */
-export async function destroyNodeNetwork(node: NodePlan): Promise<void> {
-  for (const pid of await namespacePids(node.netns)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
+/**
+ * Removes a node's namespace and its veth; idempotent. What still runs inside gets SIGTERM and a
+ * few seconds to stop its own children (the agent stops its services and reaps them), then
+ * SIGKILL.
+ */
+export async function destroyNodeNetwork(node: NodePlan, options: { graceMs?: number } = {}): Promise<void> {
+  const signal = (pids: number[], sig: NodeJS.Signals) => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // already gone
+      }
     }
+  };
+  signal(await namespacePids(node.netns), "SIGTERM");
+  const deadline = Date.now() + (options.graceMs ?? 3000);
+  let left = await namespacePids(node.netns);
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = await namespacePids(node.netns);
   }
+  signal(left, "SIGKILL");
   await sh("ip", ["link", "del", node.veth], { allowFail: true });
   await sh("ip", ["netns", "del", node.netns], { allowFail: true });
 }

@@ -190,6 +190,7 @@ export async function createCluster(options: CreateClusterOptions): Promise<Crea
     });
     await writeFile(join(dir, "plinthconfig"), stringifyClientConfig(clientConfig), { mode: 0o600 });
     await waitReady(plan, clientConfig, deadline, say);
+    await bootstrapEtcd(plan, clientConfig, deadline, say);
 
     record.status = "running";
     await writeRecord(record);
@@ -231,4 +232,47 @@ async function waitReady(
       say(`node ${node.name}: ready (mTLS)`);
     }),
   );
+}
+
+function adminMachine(node: NodePlan, clientConfig: ClientConfig) {
+  const { context } = selectContext(clientConfig);
+  const api = createApiTransport({
+    url: `https://${node.ip}:${apiPort}`,
+    tls: {
+      ca: decodeCredential(context.ca),
+      cert: decodeCredential(context.crt),
+      key: decodeCredential(context.key),
+    },
+  });
+  return { client: createClient(MachineService, api.transport), close: api.close };
+}
+
+/**
+ * Bootstraps etcd on the first control plane; the others join by themselves. Done when the
+ * first control plane lists every control plane as a healthy member, one of them the leader.
+ */
+async function bootstrapEtcd(
+  plan: ClusterPlan,
+  clientConfig: ClientConfig,
+  deadline: number,
+  say: (line: string) => void,
+): Promise<void> {
+  const controlplanes = plan.nodes.filter((n) => n.role === "controlplane");
+  const first = adminMachine(controlplanes[0]!, clientConfig);
+  try {
+    await first.client.bootstrap({});
+    say(`etcd: bootstrapped on ${controlplanes[0]!.name}`);
+    let reported = 0;
+    await until("etcd members to be healthy", deadline, async () => {
+      const members = (await first.client.etcdMemberList({})).messages[0]?.members ?? [];
+      const healthy = members.filter((m) => m.healthy && !m.isLearner && m.name !== "");
+      if (healthy.length > reported) {
+        reported = healthy.length;
+        say(`etcd: ${healthy.length}/${controlplanes.length} members healthy`);
+      }
+      return healthy.length === controlplanes.length && members.some((m) => m.isLeader) ? true : undefined;
+    });
+  } finally {
+    first.close();
+  }
 }

@@ -38,10 +38,11 @@ export async function destroyCluster(
     await writeRecord(record).catch(() => {});
   }
   for (const node of plan.nodes) {
+    // The node's init stops the agent (and it its services) and does not start it again.
     const pid = plan.pids[node.name];
     if (pid) {
       try {
-        process.kill(-pid, "SIGKILL");
+        process.kill(pid, "SIGTERM");
       } catch {
         // gone already
       }

@@ -40,6 +40,8 @@ export async function launchNode(clusterDir: string, node: NodePlan): Promise<nu
     "--mode netns",
     "--metrics 127.0.0.1:9101",
   ].join(" ");
+  // On SIGTERM the init passes it on to the agent (which stops its services in order), waits
+  // for it, and ends; an agent that dies otherwise is started again.
   const script = [
     "set -e",
     `mount --bind ${JSON.stringify(join(dir, "etc"))} /etc`,
@@ -47,7 +49,13 @@ export async function launchNode(clusterDir: string, node: NodePlan): Promise<nu
     `hostname ${node.name}`,
     `echo ${node.name} > /etc/hostname`,
     "set +e",
-    `while true; do ${agent}; sleep 1; done`,
+    "stop=0",
+    "trap 'stop=1; kill -TERM $agent 2>/dev/null' TERM INT",
+    "while [ $stop = 0 ]; do",
+    `  ${agent} & agent=$!`,
+    "  wait $agent; wait $agent 2>/dev/null",
+    "  [ $stop = 0 ] && sleep 1",
+    "done",
   ].join("\n");
   const child = spawn(
     "ip",

@@ -13,16 +13,6 @@ const namespaces = () => ip("netns", "list");
 const links = () => ip("-br", "link");
 const mounts = () => execFileSync("cat", ["/proc/mounts"], { encoding: "utf8" });
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 describe("local clusters on network namespaces", () => {
   let home: string;
   let env: Record<string, string>;
@@ -121,31 +111,47 @@ describe("local clusters on network namespaces", () => {
     assert.equal(both.stdout.trim(), "running");
   });
 
-  it("brings a killed agent back, with its config", async () => {
-    const pids = ip("netns", "pids", "plinth-e2e-a-1").trim().split(/\s+/).map(Number);
-    const agents = pids.filter((pid) => {
+  it("health and the quorum guard see a dead control plane; the node's init brings it back", async () => {
+    const victim = "plinth-e2e-a-3";
+    const pids = ip("netns", "pids", victim).trim().split(/\s+/).map(Number);
+    const argvOf = (pid: number) => {
       try {
-        // The agent itself, not the node's init shell whose script mentions it.
-        const argv = execFileSync("cat", [`/proc/${pid}/cmdline`], { encoding: "utf8" }).split("\0");
-        return argv[0] === process.execPath && argv.includes("agent");
+        return execFileSync("cat", [`/proc/${pid}/cmdline`], { encoding: "utf8" }).split("\0");
       } catch {
-        return false;
+        return [];
       }
+    };
+    // Hold the node's init, so the agent stays down until the assertions are made.
+    const init = pids.filter((pid) => argvOf(pid)[0] === "sh");
+    const doomed = pids.filter((pid) => {
+      const argv = argvOf(pid);
+      return (argv[0] === process.execPath && argv.includes("agent")) || argv[0]?.endsWith("etcd");
     });
-    assert.ok(agents.length > 0, "the node runs an agent");
-    for (const pid of agents) process.kill(pid, "SIGKILL");
-    const r = await eventually("the agent to come back", async () => {
-      const v = await cli(
-        "-n",
-        "10.231.0.2",
-        "get",
-        "machinestatus",
-        "-o",
-        "jsonpath={.spec.configRevision}",
-      );
-      return v.code === 0 ? v : undefined;
-    });
-    assert.equal(r.stdout.trim(), "1");
+    assert.ok(init.length > 0 && doomed.length >= 2, "the node runs an init, an agent and etcd");
+    for (const pid of init) process.kill(pid, "SIGSTOP");
+    for (const pid of doomed) process.kill(pid, "SIGKILL");
+    try {
+      const sick = await cli("health", "--wait-timeout", "3s");
+      assert.equal(sick.code, 1);
+      assert.match(sick.stdout, /^FAIL +every node's API answers .*10\.231\.0\.4/m);
+      const refused = await cli("-n", "10.231.0.3", "reboot");
+      assert.equal(refused.code, 1, "rebooting a second control plane would lose quorum");
+      assert.match(refused.stderr, /quorum|unhealthy|down/i);
+      assert.match(refused.stderr, /10\.231\.0\.4|e2e-a-controlplane-3/);
+    } finally {
+      for (const pid of init) process.kill(pid, "SIGCONT");
+    }
+    const healthy = await cli("health", "--wait-timeout", "60s");
+    assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
+    const rev = await cli(
+      "-n",
+      "10.231.0.4",
+      "get",
+      "machinestatus",
+      "-o",
+      "jsonpath={.spec.configRevision}",
+    );
+    assert.equal(rev.stdout.trim(), "1", "the node came back with its config");
   });
 
   it("destroy leaves no namespace, bridge, process, mount or file behind", async () => {

@@ -25,6 +25,41 @@ export interface ApiSession {
 
 export const defaultApiPort = 50000;
 
+export interface ClientTls {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly insecure?: boolean;
+}
+
+export interface Credentials {
+  readonly contextName: string;
+  readonly endpoints: readonly string[];
+  readonly nodes: readonly string[];
+  readonly tls: ClientTls;
+  /** "role os:reader (context demo)", for error messages. */
+  readonly identity: string;
+}
+
+/** The selected context of the client config: where to go and the certificate to show. */
+export async function loadCredentials(flags: GlobalFlags, io: CliIo): Promise<Credentials> {
+  const config = await readPlinthconfig(plinthconfigPath(flags.plinthconfig, io));
+  const { name, context } = selectContext(config, flags.context);
+  const tls = {
+    ca: decodeCredential(context.ca),
+    cert: decodeCredential(context.crt),
+    key: decodeCredential(context.key),
+  };
+  const info = describeCertificate(tls.cert);
+  return {
+    contextName: name,
+    endpoints: context.endpoints,
+    nodes: context.nodes ?? [],
+    tls,
+    identity: `role ${info.organization.join(", ") || "(none)"} (context ${name})`,
+  };
+}
+
 /**
  * Connects to the first endpoint of the context (or of -e) with the context's client
  * certificate; `insecure` (maintenance mode) sends no certificate and accepts any server.
@@ -34,23 +69,16 @@ export async function openSession(
   io: CliIo,
   options: { insecure?: boolean } = {},
 ): Promise<ApiSession> {
-  let endpoints = flags.endpoints ?? [];
-  let nodes = flags.nodes ?? [];
-  let tls: { ca?: string; cert?: string; key?: string; insecure?: boolean } = { insecure: true };
+  let endpoints: readonly string[] = flags.endpoints ?? [];
+  let nodes: readonly string[] = flags.nodes ?? [];
+  let tls: ClientTls = { insecure: true };
   let identity = "no client certificate (--insecure)";
   if (!options.insecure) {
-    const path = plinthconfigPath(flags.plinthconfig, io);
-    const config = await readPlinthconfig(path);
-    const { name, context } = selectContext(config, flags.context);
-    if (endpoints.length === 0) endpoints = context.endpoints;
-    if (nodes.length === 0) nodes = context.nodes ?? [];
-    tls = {
-      ca: decodeCredential(context.ca),
-      cert: decodeCredential(context.crt),
-      key: decodeCredential(context.key),
-    };
-    const info = describeCertificate(tls.cert!);
-    identity = `role ${info.organization.join(", ") || "(none)"} (context ${name})`;
+    const creds = await loadCredentials(flags, io);
+    if (endpoints.length === 0) endpoints = creds.endpoints;
+    if (nodes.length === 0) nodes = creds.nodes;
+    tls = creds.tls;
+    identity = creds.identity;
   }
   const endpoint = endpoints[0];
   if (!endpoint) {
