@@ -1,0 +1,29 @@
+import type { UpstreamHealth } from "./upstream-pool.ts";
+
+/** One upstream as the balancer reports it (to `APIBalancerStatus` and metrics). */
+export interface UpstreamStatus {
+  /** `host:port`. */
+  readonly address: string;
+  readonly health: UpstreamHealth;
+  /** Moving average of connect times, ms; undefined until a connect succeeded. */
+  readonly latencyMs: number | undefined;
+  readonly activeConnections: number;
+  readonly connectionsTotal: number;
+  /** Bytes of closed and open connections, client → upstream. */
+  readonly bytesToUpstream: number;
+  /** Bytes of closed and open connections, upstream → client. */
+  readonly bytesFromUpstream: number;
+  readonly dialErrors: number;
+  readonly checkFailures: number;
+  readonly lastError: string | undefined;
+}
+
+export interface BalancerStatus {
+  /** The bound address, `host:port`. */
+  readonly listen: string;
+  readonly activeConnections: number;
+  /** Connections closed at once because no upstream could be reached. */
+  readonly refusedConnections: number;
+  /** Upstreams in the pool, in the order given. */
+  readonly upstreams: readonly UpstreamStatus[];
+}

@@ -1,0 +1,250 @@
+import { createServer, type Server, type Socket } from "node:net";
+import type { Registry } from "prom-client";
+import { hasCode } from "../errors/plinth-error.ts";
+import { addBalancerMetrics } from "./balancer-metrics.ts";
+import { type BalancerSettings, type ResolvedSettings, resolveSettings } from "./balancer-settings.ts";
+import type { BalancerStatus, UpstreamStatus } from "./balancer-status.ts";
+import { createHealthChecker, type Probe, reasonOf } from "./health-checker.ts";
+import { joinSockets } from "./join-sockets.ts";
+import { listen } from "./listen.ts";
+import { type Dial, dialTcp, probeWith } from "./node-dialer.ts";
+import { upstreamKey } from "./upstream-address.ts";
+import { createUpstreamPool, type Upstream } from "./upstream-pool.ts";
+
+export interface BalancerLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface BalancerOptions extends BalancerSettings {
+  /** How upstreams are dialled, for the data path and (unless `probe` is given) for checks. */
+  readonly dial?: Dial;
+  /** How an upstream is checked; default a TCP connect through `dial`. */
+  readonly probe?: Probe;
+  /** Prometheus registry for the per-upstream metrics. */
+  readonly registry?: Registry;
+  readonly log?: BalancerLog;
+  /** Called after upstreams join or leave or change health, and after a reconfigure. */
+  readonly onChange?: () => void;
+}
+
+export interface Balancer {
+  /** The bound address (with the real port when 0 was asked for). */
+  readonly address: { readonly host: string; readonly port: number };
+  /**
+   * Replaces the upstreams live: those that stay keep their health and connections, new ones are
+   * checked at once. A bad address throws a TypeError and changes nothing.
+   */
+  setUpstreams(upstreams: readonly string[]): void;
+  /**
+   * Changes the settings (fields left out keep their values). Everything is checked and a new
+   * listen address bound before anything changes, so a bad port or an address in use throws and
+   * leaves the balancer as it was. Open connections stay on their upstreams.
+   */
+  reconfigure(settings: BalancerSettings): Promise<void>;
+  status(): BalancerStatus;
+  /** Stops listening and checking and closes every connection. */
+  close(): Promise<void>;
+}
+
+const serverOptions = {
+  allowHalfOpen: true,
+  pauseOnConnect: true,
+  noDelay: true,
+  keepAlive: true,
+  keepAliveInitialDelay: 30_000,
+} as const;
+
+interface Connection {
+  readonly client: Socket;
+  readonly upstream: Socket;
+  readonly target: Upstream;
+}
+
+function merge(current: BalancerSettings, change: BalancerSettings): BalancerSettings {
+  return {
+    ...current,
+    ...change,
+    healthCheck: { ...current.healthCheck, ...change.healthCheck },
+    tolerance: { ...current.tolerance, ...change.tolerance },
+  };
+}
+
+function silent(): void {}
+
+/**
+ * A TCP load balancer: accepts on one address and proxies each connection to one upstream,
+ * chosen by health and latency (see `UpstreamPool.candidates`). A failed dial marks the upstream
+ * down and the next candidate is tried at once, so a dead upstream costs a new connection one
+ * refused dial, not a failure; when no upstream answers the client is closed.
+ */
+export async function startBalancer(options: BalancerOptions = {}): Promise<Balancer> {
+  let input: BalancerSettings = merge({}, options);
+  let settings: ResolvedSettings = resolveSettings(input);
+  const dial = options.dial ?? dialTcp;
+  const log = options.log ?? { info: silent, warn: silent };
+  const onChange = options.onChange ?? silent;
+  const pool = createUpstreamPool({ ...settings.healthCheck, tolerance: settings.tolerance, onChange });
+  const live = new Set<Connection>();
+  const dialing = new Set<AbortController>();
+  let refused = 0;
+  let closed = false;
+
+  async function connectUpstream(signal: AbortSignal): Promise<Omit<Connection, "client"> | undefined> {
+    for (const target of pool.candidates()) {
+      const started = performance.now();
+      try {
+        const socket = await dial(target.address, { timeoutMs: settings.dialTimeoutMs, signal });
+        if (target.inPool) pool.succeeded(target, performance.now() - started);
+        return { upstream: socket, target };
+      } catch (err) {
+        if (signal.aborted) return undefined;
+        // Out of local ports or descriptors says nothing about the upstream.
+        if (hasCode(err, "resource_exhausted")) {
+          log.warn({ err }, "cannot dial upstreams");
+          return undefined;
+        }
+        if (target.inPool) pool.failed(target, "dial", reasonOf(err));
+      }
+    }
+    return undefined;
+  }
+
+  function onConnection(client: Socket): void {
+    if (closed) {
+      client.destroy();
+      return;
+    }
+    const abort = new AbortController();
+    dialing.add(abort);
+    const onEarlyClose = () => abort.abort(new Error("client went away"));
+    client.on("error", silent);
+    client.once("close", onEarlyClose);
+    void connectUpstream(abort.signal).then((found) => {
+      dialing.delete(abort);
+      client.off("close", onEarlyClose);
+      if (!found || abort.signal.aborted) {
+        found?.upstream.destroy();
+        if (!found && !abort.signal.aborted) refused++;
+        client.destroy();
+        return;
+      }
+      const { upstream, target } = found;
+      const conn: Connection = { client, upstream, target };
+      live.add(conn);
+      pool.opened(target);
+      joinSockets(client, upstream, {
+        idleTimeoutMs: settings.idleTimeoutMs,
+        halfClosedTimeoutMs: settings.halfClosedTimeoutMs,
+        onClose(toUpstream, fromUpstream) {
+          live.delete(conn);
+          pool.closed(target, toUpstream, fromUpstream);
+        },
+      });
+    });
+  }
+
+  function newServer(): Server {
+    const server = createServer(serverOptions, onConnection);
+    // Accept errors (e.g. out of descriptors) must not bring the agent down; Node retries.
+    server.on("error", (err) => log.warn({ err }, "API balancer listener error"));
+    return server;
+  }
+
+  let server = newServer();
+  let bound = await listen(server, settings.host, settings.port);
+  const checker = createHealthChecker(pool, {
+    ...settings.healthCheck,
+    probe: options.probe ?? probeWith(dial),
+  });
+  pool.set(settings.upstreams);
+  const removeMetrics = options.registry ? addBalancerMetrics(options.registry, status) : silent;
+  log.info({ listen: upstreamKey(bound.host, bound.port) }, "API balancer listening");
+
+  function applyUpstreams(next: ResolvedSettings["upstreams"]): void {
+    const { added, removed } = pool.set(next);
+    for (const u of added) checker.checkNow(u);
+    if (added.length > 0 || removed.length > 0) {
+      log.info(
+        { added: added.map((u) => u.address.key), removed: removed.map((u) => u.address.key) },
+        "API balancer upstreams changed",
+      );
+    }
+  }
+
+  function status(): BalancerStatus {
+    const openBytes = new Map<Upstream, [number, number]>();
+    for (const c of live) {
+      const [to, from] = openBytes.get(c.target) ?? [0, 0];
+      openBytes.set(c.target, [to + c.client.bytesRead, from + c.client.bytesWritten]);
+    }
+    const upstreams = pool.list().map((u): UpstreamStatus => {
+      const [to, from] = openBytes.get(u) ?? [0, 0];
+      return {
+        address: u.address.key,
+        health: u.health,
+        latencyMs: u.latencyMs,
+        activeConnections: u.activeConnections,
+        connectionsTotal: u.connectionsTotal,
+        bytesToUpstream: u.closedBytesToUpstream + to,
+        bytesFromUpstream: u.closedBytesFromUpstream + from,
+        dialErrors: u.dialErrors,
+        checkFailures: u.checkFailures,
+        lastError: u.lastError,
+      };
+    });
+    return {
+      listen: upstreamKey(bound.host, bound.port),
+      activeConnections: live.size,
+      refusedConnections: refused,
+      upstreams,
+    };
+  }
+
+  return {
+    get address() {
+      return bound;
+    },
+    setUpstreams(upstreams) {
+      if (closed) throw new Error("Cannot set upstreams: the API balancer is closed");
+      const next = resolveSettings({ ...input, upstreams });
+      input = { ...input, upstreams };
+      settings = next;
+      applyUpstreams(next.upstreams);
+    },
+    async reconfigure(change) {
+      if (closed) throw new Error("Cannot reconfigure: the API balancer is closed");
+      const nextInput = merge(input, change);
+      const next = resolveSettings(nextInput);
+      if (next.host !== settings.host || next.port !== settings.port) {
+        const replacement = newServer();
+        const nextBound = await listen(replacement, next.host, next.port);
+        const old = server;
+        server = replacement;
+        bound = nextBound;
+        old.close();
+        log.info({ listen: upstreamKey(bound.host, bound.port) }, "API balancer moved");
+      }
+      input = nextInput;
+      settings = next;
+      pool.configure({ ...next.healthCheck, tolerance: next.tolerance });
+      checker.configure(next.healthCheck);
+      applyUpstreams(next.upstreams);
+      onChange();
+    },
+    status,
+    async close() {
+      if (closed) return;
+      closed = true;
+      removeMetrics();
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const abort of dialing) abort.abort(new Error("API balancer closed"));
+      for (const c of live) {
+        c.client.destroy();
+        c.upstream.destroy();
+      }
+      await checker.stop();
+      await stopped;
+    },
+  };
+}

@@ -1,0 +1,213 @@
+import type { UpstreamAddress } from "./upstream-address.ts";
+
+/** unknown: not checked yet (usable, after the measured ones); unhealthy: gets no new connections. */
+export type UpstreamHealth = "unknown" | "healthy" | "unhealthy";
+
+/** One upstream as the pool tracks it; the data path and the checker report on it. */
+export interface Upstream {
+  readonly address: UpstreamAddress;
+  readonly health: UpstreamHealth;
+  /** Moving average of connect times (checks and dials), ms; undefined until one succeeded. */
+  readonly latencyMs: number | undefined;
+  readonly consecutiveSuccesses: number;
+  readonly consecutiveFailures: number;
+  readonly activeConnections: number;
+  readonly connectionsTotal: number;
+  readonly dialErrors: number;
+  readonly checkFailures: number;
+  /** Bytes of connections already closed (open ones are counted by their owner). */
+  readonly closedBytesToUpstream: number;
+  readonly closedBytesFromUpstream: number;
+  readonly lastError: string | undefined;
+  /** False once the upstream left the pool; its open connections still report on it. */
+  readonly inPool: boolean;
+}
+
+export interface PoolOptions {
+  /** Consecutive successful checks that bring an unhealthy upstream back; default 2. */
+  readonly rise?: number;
+  /** Consecutive failed checks that take an upstream out; default 1 (a failed dial always does). */
+  readonly fall?: number;
+  /** Weight of the newest sample in the latency average; default 0.3. */
+  readonly latencyWeight?: number;
+  /**
+   * Upstreams within `best + max(best × relative, absoluteMs)` of the fastest healthy one share
+   * new connections; defaults 0.5 and 5 ms (above the noise of event-loop delays in measured connect times).
+   */
+  readonly tolerance?: { readonly relative?: number; readonly absoluteMs?: number };
+  /** Called after a change of membership or health (not of latency alone). */
+  readonly onChange?: () => void;
+}
+
+export interface UpstreamPool {
+  /** Replaces the set: keeps what stays (with its health), adds the new, drops the rest. */
+  set(addresses: readonly UpstreamAddress[]): { added: readonly Upstream[]; removed: readonly Upstream[] };
+  /** Upstreams in the pool, in the order they were given. */
+  list(): readonly Upstream[];
+  /**
+   * The order in which to try upstreams for one new connection: healthy ones within the latency
+   * tolerance of the fastest (least connections first, round-robin among equals), other healthy
+   * ones by latency, unchecked ones, then unhealthy ones in the given order as a last resort.
+   */
+  candidates(): readonly Upstream[];
+  /** A check or dial connected in `latencyMs`. */
+  succeeded(upstream: Upstream, latencyMs: number): void;
+  /** A check failed (out after `fall` in a row) or a dial failed (out at once). */
+  failed(upstream: Upstream, source: "check" | "dial", reason: string): void;
+  opened(upstream: Upstream): void;
+  closed(upstream: Upstream, bytesToUpstream: number, bytesFromUpstream: number): void;
+  /** Changes rise/fall/tolerance for the upstreams already in the pool too. */
+  configure(options: Omit<PoolOptions, "onChange">): void;
+}
+
+type MutableUpstream = { -readonly [K in keyof Upstream]: Upstream[K] };
+
+function positiveInt(what: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot configure upstream pool: '${what}' must be an integer >= 1, current value is ${value}`,
+    );
+  }
+  return value;
+}
+
+function nonNegative(what: string, value: number): number {
+  if (!(value >= 0) || !Number.isFinite(value)) {
+    throw new RangeError(`Cannot configure upstream pool: '${what}' must be >= 0, current value is ${value}`);
+  }
+  return value;
+}
+
+interface Settings {
+  rise: number;
+  fall: number;
+  weight: number;
+  relative: number;
+  absoluteMs: number;
+}
+
+function settingsOf(options: Omit<PoolOptions, "onChange">): Settings {
+  const weight = options.latencyWeight ?? 0.3;
+  if (!(weight > 0 && weight <= 1)) {
+    throw new RangeError(
+      `Cannot configure upstream pool: 'latencyWeight' must be in (0, 1], current value is ${weight}`,
+    );
+  }
+  return {
+    rise: positiveInt("rise", options.rise ?? 2),
+    fall: positiveInt("fall", options.fall ?? 1),
+    weight,
+    relative: nonNegative("tolerance.relative", options.tolerance?.relative ?? 0.5),
+    absoluteMs: nonNegative("tolerance.absoluteMs", options.tolerance?.absoluteMs ?? 5),
+  };
+}
+
+/** Health, latency and counters of a set of upstreams, and the choice among them. No I/O. */
+export function createUpstreamPool(options: PoolOptions = {}): UpstreamPool {
+  let settings = settingsOf(options);
+  const notify = options.onChange ?? (() => {});
+  let members: MutableUpstream[] = [];
+  let turn = 0;
+
+  function setHealth(u: MutableUpstream, health: UpstreamHealth): void {
+    if (u.health === health) return;
+    u.health = health;
+    if (u.inPool) notify();
+  }
+
+  function byLatency(a: Upstream, b: Upstream): number {
+    return (a.latencyMs ?? 0) - (b.latencyMs ?? 0);
+  }
+
+  return {
+    set(addresses) {
+      const wanted = new Map(addresses.map((a) => [a.key, a]));
+      const kept = new Map(members.map((m) => [m.address.key, m]));
+      const removed = members.filter((m) => !wanted.has(m.address.key));
+      const added: MutableUpstream[] = [];
+      const next = [...wanted.values()].map((address) => {
+        const existing = kept.get(address.key);
+        if (existing) return existing;
+        const fresh: MutableUpstream = {
+          address,
+          health: "unknown",
+          latencyMs: undefined,
+          consecutiveSuccesses: 0,
+          consecutiveFailures: 0,
+          activeConnections: 0,
+          connectionsTotal: 0,
+          dialErrors: 0,
+          checkFailures: 0,
+          closedBytesToUpstream: 0,
+          closedBytesFromUpstream: 0,
+          lastError: undefined,
+          inPool: true,
+        };
+        added.push(fresh);
+        return fresh;
+      });
+      for (const r of removed) r.inPool = false;
+      members = next;
+      if (added.length > 0 || removed.length > 0) notify();
+      return { added, removed };
+    },
+
+    list: () => members,
+
+    candidates() {
+      // A healthy upstream always has a latency: only a success makes it healthy.
+      const healthy = members.filter((m) => m.health === "healthy");
+      const unknown = members.filter((m) => m.health === "unknown");
+      const down = members.filter((m) => m.health === "unhealthy");
+      const start = turn++;
+      const rotate = <T>(list: readonly T[]): T[] =>
+        list.length < 2 ? [...list] : list.map((_, i) => list[(start + i) % list.length]!);
+      if (healthy.length === 0) return [...rotate(unknown), ...down];
+      const best = Math.min(...healthy.map((m) => m.latencyMs!));
+      const limit = best + Math.max(best * settings.relative, settings.absoluteMs);
+      const near = rotate(healthy.filter((m) => m.latencyMs! <= limit));
+      // Stable: among equally loaded upstreams the rotation decides.
+      near.sort((a, b) => a.activeConnections - b.activeConnections);
+      const far = healthy.filter((m) => m.latencyMs! > limit).sort(byLatency);
+      return [...near, ...far, ...rotate(unknown), ...down];
+    },
+
+    succeeded(upstream, latencyMs) {
+      const u = upstream as MutableUpstream;
+      u.latencyMs =
+        u.latencyMs === undefined ? latencyMs : u.latencyMs + settings.weight * (latencyMs - u.latencyMs);
+      u.consecutiveFailures = 0;
+      u.consecutiveSuccesses++;
+      if (u.health === "unknown" || (u.health === "unhealthy" && u.consecutiveSuccesses >= settings.rise)) {
+        setHealth(u, "healthy");
+      }
+    },
+
+    failed(upstream, source, reason) {
+      const u = upstream as MutableUpstream;
+      u.consecutiveSuccesses = 0;
+      u.consecutiveFailures++;
+      u.lastError = reason;
+      if (source === "dial") u.dialErrors++;
+      else u.checkFailures++;
+      if (source === "dial" || u.consecutiveFailures >= settings.fall) setHealth(u, "unhealthy");
+    },
+
+    opened(upstream) {
+      const u = upstream as MutableUpstream;
+      u.activeConnections++;
+      u.connectionsTotal++;
+    },
+
+    closed(upstream, toUpstream, fromUpstream) {
+      const u = upstream as MutableUpstream;
+      u.activeConnections--;
+      u.closedBytesToUpstream += toUpstream;
+      u.closedBytesFromUpstream += fromUpstream;
+    },
+
+    configure(next) {
+      settings = settingsOf(next);
+    },
+  };
+}
