@@ -13,18 +13,22 @@ import { configError } from "../config/config-issue.ts";
 import { loadConfig } from "../config/load-config.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
 import { isRole, issueCert } from "../pki/index.ts";
+import type { Controller } from "../runtime/controller/controller.ts";
 import { type ControllerRuntime, createControllerRuntime } from "../runtime/controller/controller-runtime.ts";
 import { createRegistry } from "../runtime/resource/registry.ts";
 import { createSqliteState } from "../runtime/state/backends/sqlite/sqlite-state.ts";
 import { type State, wrapCore } from "../runtime/state/state.ts";
 import { withValidation } from "../runtime/state/validating-state.ts";
-import { createConfigApplier } from "./config-applier.ts";
+import { type ConfigApplier, createConfigApplier } from "./config-applier.ts";
 import { configHistory, currentConfig, storeConfig } from "./config-store.ts";
 import { createServiceConfigController } from "./controllers/config/service-config-controller.ts";
 import { createEtcdConfigController } from "./controllers/etcd/etcd-config-controller.ts";
 import { createEtcdController } from "./controllers/etcd/etcd-controller.ts";
 import { createEtcdMemberController } from "./controllers/etcd/etcd-member-controller.ts";
-import { createHostControllers } from "./controllers/host-controllers.ts";
+import {
+  createHostConfigControllers,
+  createHostOperatorControllers,
+} from "./controllers/host-controllers.ts";
 import { createServiceController, serviceControllerName } from "./controllers/services/service-controller.ts";
 import { findEtcdBinary } from "./etcd/etcd-binary.ts";
 import { createEtcdClients, type EtcdClients } from "./etcd/etcd-clients.ts";
@@ -59,6 +63,8 @@ export interface AgentOptions {
   readonly logLevel?: string;
   /** Extra log destination besides the state dir's log file (stderr for the CLI). */
   readonly logStream?: NodeJS.WritableStream;
+  /** How many past configs `config history` keeps; default 20. */
+  readonly configHistoryLimit?: number;
 }
 
 export interface Agent {
@@ -83,6 +89,8 @@ interface Boot {
   /** Clients of etcd members (control planes), closed with the boot. */
   readonly etcdClients: EtcdClients;
   readonly etcd: EtcdOperations;
+  /** Applies configs; owns the countdown of a config being tried. */
+  readonly applier: ConfigApplier;
   server?: ApiServer;
   maintenance: boolean;
   /** What the running API server was built from: a new config restarts it only when this changes. */
@@ -179,21 +187,40 @@ export function createAgent(options: AgentOptions): Agent {
     );
   }
 
+  /** What a stored config needs beyond the controllers, after the reply has gone out. */
+  function configStored(b: Boot, record: ConfigRecord, effects: { restart: boolean }): void {
+    if (effects.restart) {
+      schedule(() => restartAgent(b, "a changed config field needs it"));
+      return;
+    }
+    // Leaving maintenance mode, new trust material or a new listener: serve again with the new
+    // set-up. Other changes leave open calls alone.
+    if (serverBasis(record) !== b.serverBasis) schedule(() => restartServer(b));
+    else void writeMachineStatus(b, b.maintenance ? "maintenance" : "running");
+  }
+
+  /** The config controllers: pure functions of the config (also run on a scratch state for dry runs). */
+  function configControllers(): Controller[] {
+    return [
+      createServiceConfigController({ mode }),
+      // A local agent (a process on someone's machine) must never touch that machine.
+      ...(mode === "local" ? [] : createHostConfigControllers({ mode })),
+      createEtcdConfigController({
+        mode,
+        stateDir: options.stateDir,
+        ...(options.listen ? { listenHost: options.listen.host } : {}),
+      }),
+    ];
+  }
+
   function machineOperations(b: Boot) {
-    const applier = createConfigApplier({ state: b.state, mode });
     return {
-      applier,
+      applier: b.applier,
       supervisor: b.supervisor,
       stoppedByUser,
       agentLog,
       version: { tag: options.version },
       isMaintenance: () => b.maintenance,
-      afterApply(result: { record?: ConfigRecord }) {
-        // Leaving maintenance mode, new trust material or a new listener: serve again with the
-        // new set-up, after this reply has gone out. Other changes leave open calls alone.
-        if (result.record && serverBasis(result.record) !== b.serverBasis) schedule(() => restartServer(b));
-        else void writeMachineStatus(b, b.maintenance ? "maintenance" : "running");
-      },
       servicesChanged: () => b.runtime.trigger(serviceControllerName),
       etcd: b.etcd,
       async reboot(o: { force: boolean }) {
@@ -280,21 +307,26 @@ export function createAgent(options: AgentOptions): Agent {
     const etcdClients = createEtcdClients();
     const bootId = randomUUID();
     const etcd = createEtcdOperations({ state, clients: etcdClients, supervisor, log, bootId });
-    const b: Boot = { state, runtime, supervisor, etcdClients, etcd, maintenance: true };
+    const applier = createConfigApplier({
+      state,
+      mode,
+      ...(options.configHistoryLimit !== undefined ? { historyLimit: options.configHistoryLimit } : {}),
+      previewControllers: configControllers,
+      beforeRestart: () => etcd.guard("reboot", { force: false }),
+      onStored: (record, effects) => configStored(b, record, effects),
+      log,
+    });
+    const b: Boot = { state, runtime, supervisor, etcdClients, etcd, applier, maintenance: true };
     boot = b;
     if (options.configPath) await applyConfigFile(b, options.configPath);
+    // A staged config takes effect now; a config being tried resumes its countdown.
+    await applier.resume();
     await publishDefinitions(state);
     await clearEtcdLeft(state);
     runtime.register(
-      createServiceConfigController({ mode }),
+      ...configControllers(),
       createServiceController({ supervisor, stoppedByUser }),
-      // A local agent (a process on someone's machine) must never touch that machine.
-      ...(mode === "local" ? [] : createHostControllers({ mode, host })),
-      createEtcdConfigController({
-        mode,
-        stateDir: options.stateDir,
-        ...(options.listen ? { listenHost: options.listen.host } : {}),
-      }),
+      ...(mode === "local" ? [] : createHostOperatorControllers({ host })),
       createEtcdController({
         clients: etcdClients,
         etcdBinary: findEtcdBinary,
@@ -330,13 +362,18 @@ export function createAgent(options: AgentOptions): Agent {
     const current = await currentConfig(b.state);
     if (current?.yaml === text) return;
     const complete = !!result.bundle.find("MachineConfig") && !!result.bundle.find("ClusterConfig");
-    await storeConfig(b.state, { yaml: text, complete, mode: "startup", appliedBy: `--config ${path}` });
+    await storeConfig(
+      b.state,
+      { yaml: text, complete, mode: "startup", appliedBy: `--config ${path}` },
+      options.configHistoryLimit !== undefined ? { historyLimit: options.configHistoryLimit } : {},
+    );
   }
 
   async function shutDown(graceful = true): Promise<void> {
     const b = boot;
     if (!b) return;
     boot = undefined;
+    b.applier.close();
     await writeMachineStatus(b, "stopping").catch(() => {});
     await b.runtime.stop();
     if (graceful) await b.supervisor.stopAll();
@@ -356,6 +393,16 @@ export function createAgent(options: AgentOptions): Agent {
       return;
     }
     log.info("reboot: restarting the agent and its services");
+    await shutDown();
+    restarts++;
+    await bootUp();
+  }
+
+  /** Stops everything and starts again in this process: what config fields that need a restart get. */
+  async function restartAgent(b: Boot, why: string): Promise<void> {
+    if (boot !== b) return;
+    log.info({ why }, "restarting the agent and its services");
+    await b.etcd.beforeShutdown();
     await shutDown();
     restarts++;
     await bootUp();

@@ -1,7 +1,11 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { identityKey } from "../api/auth/identity.ts";
-import { ApplyMode, type MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
+import {
+  ApplyMode,
+  type MachineService,
+  ResourceChangeAction,
+} from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
 import type { ApplyRequest, ApplyResult, ConfigApplier } from "./config-applier.ts";
 import { memberIdHex } from "./etcd/etcd-clients.ts";
@@ -20,8 +24,6 @@ export interface MachineOperations {
   readonly agentLog: LogBuffer;
   readonly version: { readonly tag: string; readonly built?: Date };
   isMaintenance(): boolean;
-  /** Runs after a stored (not dry-run) apply was answered. */
-  afterApply(result: ApplyResult): void;
   /** Service state changed by hand: refresh the statuses. */
   servicesChanged(): void;
   /**
@@ -47,11 +49,45 @@ function modeFromWire(mode: ApplyMode): ApplyRequest["mode"] {
   for (const [name, value] of Object.entries(wireModes))
     if (value === mode) return name as ApplyRequest["mode"];
   if (mode === ApplyMode.UNSPECIFIED) return "auto";
+  if (mode === ApplyMode.REBOOT) {
+    throw new PlinthError(
+      "invalid_argument",
+      "ApplyConfiguration: mode REBOOT only appears in replies; ask for AUTO, which restarts the agent when a change needs it",
+    );
+  }
   throw new PlinthError("invalid_argument", `ApplyConfiguration: unknown mode ${mode}`);
 }
 
 function modeToWire(mode: ApplyModeName): ApplyMode {
   return mode === "startup" ? ApplyMode.UNSPECIFIED : wireModes[mode];
+}
+
+const wireActions = {
+  create: ResourceChangeAction.CREATE,
+  update: ResourceChangeAction.UPDATE,
+  destroy: ResourceChangeAction.DESTROY,
+} as const;
+
+/** The fields ApplyConfiguration and ConfigRollback replies share. */
+function resultToWire(result: ApplyResult) {
+  return {
+    mode: result.mode === "reboot" ? ApplyMode.REBOOT : wireModes[result.mode],
+    modeDetails: result.details,
+    warnings: [...result.warnings],
+    diff: result.diff,
+    resourceChanges: result.resourceChanges.map((c) => ({
+      namespace: c.namespace,
+      type: c.type,
+      id: c.id,
+      action: wireActions[c.action],
+    })),
+    version: BigInt(result.record?.revision ?? 0),
+    restartFields: [...result.restartFields],
+  };
+}
+
+function durationMs(d: { seconds: bigint; nanos: number } | undefined): number | undefined {
+  return d ? Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6) : undefined;
 }
 
 function caller(ctx: HandlerContext): string {
@@ -74,23 +110,27 @@ export function createMachineService(ops: MachineOperations): ServiceImpl<typeof
   return {
     async applyConfiguration(req, ctx) {
       const text = new TextDecoder("utf-8", { fatal: true }).decode(req.data);
+      const tryTimeoutMs = durationMs(req.tryTimeout);
       const result = await ops.applier.apply({
         yaml: text,
         mode: modeFromWire(req.mode),
         dryRun: req.dryRun,
         appliedBy: caller(ctx),
+        ...(tryTimeoutMs !== undefined ? { tryTimeoutMs } : {}),
       });
-      if (result.record) ops.afterApply(result);
-      return {
-        messages: [
-          {
-            mode: ApplyMode.NO_REBOOT,
-            modeDetails: result.details,
-            warnings: [...result.warnings],
-            diff: result.diff,
-          },
-        ],
-      };
+      return { messages: [resultToWire(result)] };
+    },
+    async confirmConfiguration() {
+      const { revision, details } = await ops.applier.confirm();
+      return { messages: [{ version: BigInt(revision), response: details }] };
+    },
+    async configRollback(req, ctx) {
+      const result = await ops.applier.rollback({
+        version: Number(req.version),
+        dryRun: req.dryRun,
+        appliedBy: caller(ctx),
+      });
+      return { messages: [resultToWire(result)] };
     },
     version() {
       return {
@@ -171,13 +211,12 @@ export function createMachineService(ops: MachineOperations): ServiceImpl<typeof
         mode: modeToWire(r.mode),
         appliedBy: r.appliedBy,
         data: encoder.encode(r.yaml),
+        note: r.note ?? "",
       }));
       return { messages: [{ entries }] };
     },
     async issueClientConfig(req) {
-      const ttlMs = req.ttl
-        ? Number(req.ttl.seconds) * 1000 + Math.floor(req.ttl.nanos / 1e6)
-        : 365 * 24 * 3600 * 1000;
+      const ttlMs = durationMs(req.ttl) ?? 365 * 24 * 3600 * 1000;
       const text = await ops.issueClientConfig({ roles: req.roles, name: req.name, ttlMs });
       return { messages: [{ clientConfig: encoder.encode(text) }] };
     },

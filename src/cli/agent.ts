@@ -11,6 +11,7 @@ interface AgentFlags {
   metrics: string;
   mode: "local" | "netns" | "host";
   logLevel: string;
+  configHistory: number;
 }
 
 /** `plinth agent`: the per-machine daemon. Runs until SIGTERM or SIGINT. */
@@ -31,6 +32,18 @@ export function registerAgent(program: Command): void {
         .default("host"),
     )
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
+    .option(
+      "--config-history <n>",
+      "how many past configs to keep for `config history` and `config rollback`",
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) {
+          throw new TypeError(`--config-history must be a whole number >= 1, current value is '${v}'`);
+        }
+        return n;
+      },
+      20,
+    )
     .action(async (flags: AgentFlags) => {
       const agent = createAgent({
         stateDir: flags.stateDir,
@@ -42,6 +55,7 @@ export function registerAgent(program: Command): void {
         version,
         logLevel: flags.logLevel,
         logStream: process.stderr,
+        configHistoryLimit: flags.configHistory,
       });
       await agent.start();
       await new Promise<void>((resolve) => {

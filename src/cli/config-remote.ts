@@ -3,6 +3,7 @@ import { ApplyMode } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { parseClientConfig, setEndpoints, stringifyClientConfig } from "../config/client-config.ts";
 import { parseDuration } from "../config/duration.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
+import { printApplyReply } from "./apply-config.ts";
 import { answered, nodeOf, remote } from "./client/remote-call.ts";
 import { withSession } from "./client/with-session.ts";
 import { exists, writeFileAtomic } from "./files.ts";
@@ -16,7 +17,7 @@ const modeNames: Record<number, string> = {
   [ApplyMode.TRY]: "try",
 };
 
-/** `plinth config history` and `plinth config new`: client-config verbs that ask a machine. */
+/** `plinth config history|rollback|new`: config verbs that ask a machine. */
 export function registerConfigRemote(configGroup: Command): void {
   configGroup
     .command("history")
@@ -41,13 +42,37 @@ export function registerConfigRemote(configGroup: Command): void {
               applied,
               modeNames[e.mode] ?? String(e.mode),
               e.appliedBy,
+              e.note,
             ]);
           }
         }
         if (flags.show === undefined) {
           process.stdout.write(
-            `${renderTable([...(showNode ? ["NODE"] : []), "VERSION", "APPLIED", "MODE", "BY"], rows)}\n`,
+            `${renderTable([...(showNode ? ["NODE"] : []), "VERSION", "APPLIED", "MODE", "BY", "NOTE"], rows)}\n`,
           );
+        }
+      });
+    });
+
+  configGroup
+    .command("rollback")
+    .description(
+      "apply an earlier config of the history again (the one before the current config by default), as a new version",
+    )
+    .argument("[version]", "the version to go back to, as `plinth config history` lists it")
+    .option("--dry-run", "show the diff and the resources that would change; change nothing")
+    .action(async (version: string | undefined, flags: { dryRun?: boolean }, cmd: Command) => {
+      if (version !== undefined && !/^[1-9]\d*$/.test(version)) {
+        throw new TypeError(
+          `config rollback: VERSION must be a positive whole number, current value is '${version}'`,
+        );
+      }
+      await withSession(cmd, async (s) => {
+        const res = await remote(s, () =>
+          s.machine.configRollback({ version: BigInt(version ?? 0), dryRun: !!flags.dryRun }, s.callOptions),
+        );
+        for (const reply of answered(res.messages)) {
+          printApplyReply(reply, s.nodes.length > 0 ? `${nodeOf(reply, s)}: ` : "", !!flags.dryRun);
         }
       });
     });

@@ -30,6 +30,12 @@ export interface HostControllersOptions extends OperatorOptions {
  */
 export function createHostControllers(options: HostControllersOptions): Controller[] {
   const { mode, ...operator } = options;
+  return [...createHostConfigControllers({ mode }), ...createHostOperatorControllers(operator)];
+}
+
+/** The config controllers alone: pure functions of the config, safe to run on any state. */
+export function createHostConfigControllers(options: { readonly mode: ValidationMode }): Controller[] {
+  const { mode } = options;
   return [
     createHostnameConfigController({ mode }),
     createStaticHostsConfigController({ mode }),
@@ -39,6 +45,12 @@ export function createHostControllers(options: HostControllersOptions): Controll
     createLinkConfigController({ mode }),
     createAddressConfigController({ mode }),
     createRouteConfigController({ mode }),
+  ];
+}
+
+/** The operator controllers alone: the only ones that touch the host. */
+export function createHostOperatorControllers(operator: OperatorOptions): Controller[] {
+  return [
     createHostnameController(operator),
     createEtcHostsController(operator),
     createResolvConfController(operator),

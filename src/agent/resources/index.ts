@@ -5,7 +5,7 @@ import { EtcdMember, EtcdMembership, EtcdRootSecret, EtcdSpec, EtcdStatus } from
 import { FileSpec, FileStatus } from "./file.ts";
 import { HostnameSpec, HostnameStatus } from "./hostname.ts";
 import { LinkSpec, LinkStatus } from "./link.ts";
-import { ConfigRevision, MachineConfigResource } from "./machine-config.ts";
+import { ConfigRevision, ConfigTrial, MachineConfigResource, StagedConfig } from "./machine-config.ts";
 import { MachineStatus } from "./machine-status.ts";
 import { EtcFileStatus, ResolverSpec, StaticHostSpec } from "./name-resolution.ts";
 import { ResourceDefinitionResource } from "./resource-definition.ts";
@@ -32,6 +32,8 @@ export * from "./sysctl.ts";
 export const agentResources: readonly ResourceDefinition<unknown>[] = [
   MachineConfigResource,
   ConfigRevision,
+  StagedConfig,
+  ConfigTrial,
   MachineStatus,
   ServiceSpec,
   ServiceStatusResource,

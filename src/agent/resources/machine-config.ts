@@ -14,6 +14,8 @@ const configRecord = z.strictObject({
   appliedAt: z.string(),
   appliedBy: z.string(),
   mode: z.enum(applyModes),
+  /** Why it was applied when not by a user's apply: a rollback, a staged config taking effect. */
+  note: z.string().optional(),
 });
 
 export type ConfigRecord = z.infer<typeof configRecord>;
@@ -45,6 +47,49 @@ export const ConfigRevision = defineResource({
     { name: "By", path: "appliedBy" },
   ],
   schema: configRecord,
+});
+
+/** A config applied with mode staged: it takes effect when the agent next starts. */
+export const StagedConfig = defineResource({
+  type: "StagedConfig",
+  namespace: "config",
+  aliases: ["staged", "stagedconfigs"],
+  sensitivity: "sensitive",
+  printColumns: [
+    { name: "Staged", path: "stagedAt" },
+    { name: "By", path: "stagedBy" },
+  ],
+  schema: z.strictObject({
+    yaml: z.string(),
+    complete: z.boolean(),
+    stagedAt: z.string(),
+    stagedBy: z.string(),
+  }),
+});
+
+/**
+ * The config being tried (mode try): unless confirmed by `deadline`, the agent applies
+ * `previous` again. Kept apart from the history, which may prune `previous`, and durable, so a
+ * restart of the agent during the try still ends in a rollback.
+ */
+export const ConfigTrial = defineResource({
+  type: "ConfigTrial",
+  namespace: "config",
+  aliases: ["trial", "configtrials"],
+  sensitivity: "sensitive",
+  printColumns: [
+    { name: "Revision", path: "revision" },
+    { name: "Deadline", path: "deadline" },
+    { name: "Previous", path: "previous.revision" },
+  ],
+  schema: z.strictObject({
+    /** The revision being tried. */
+    revision: z.number().int().positive(),
+    /** ISO 8601 time of the rollback. */
+    deadline: z.string(),
+    timeoutMs: z.number().int().positive(),
+    previous: configRecord,
+  }),
 });
 
 export const machineConfigId = "v1alpha1";

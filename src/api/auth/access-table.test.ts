@@ -58,6 +58,12 @@ const rows: Row[] = [
     },
   },
   {
+    name: "ConfirmConfiguration",
+    rpc: m("ConfirmConfiguration"),
+    allowed: admin,
+    call: async (c) => void (await c.machine.confirmConfiguration({})),
+  },
+  {
     name: "Version",
     rpc: m("Version"),
     allowed: reader,
@@ -105,6 +111,12 @@ const rows: Row[] = [
     rpc: m("ConfigHistory"),
     allowed: admin,
     call: async (c) => void (await c.machine.configHistory({})),
+  },
+  {
+    name: "ConfigRollback",
+    rpc: m("ConfigRollback"),
+    allowed: admin,
+    call: async (c) => void (await c.machine.configRollback({ version: 1n })),
   },
   {
     name: "IssueClientConfig",

@@ -14,6 +14,8 @@ const etcdBackup: readonly Role[] = ["os:admin", "os:etcd:backup"];
 
 const machineAccess = {
   applyConfiguration: admin,
+  // Keeping a tried config, or going back to an earlier one, is applying a config.
+  confirmConfiguration: admin,
   version: reader,
   serviceList: reader,
   serviceStart: operator,
@@ -24,6 +26,7 @@ const machineAccess = {
   reset: admin,
   // Config documents hold the machine's secrets: a sensitive read.
   configHistory: admin,
+  configRollback: admin,
   issueClientConfig: admin,
   // Creating a cluster, leaving it or removing a member changes who holds the data: admin only.
   bootstrap: admin,

@@ -14,6 +14,7 @@ export function createFakeMachineService(node: string): ServiceImpl<typeof Machi
         { mode: req.mode || ApplyMode.AUTO, modeDetails: `${node}: applied ${req.data.length} bytes` },
       ],
     }),
+    confirmConfiguration: () => ({ messages: [{ version: 1n, response: `${node}: confirmed` }] }),
     version: () => ({ messages: [{ version: { tag: `fake-${node}`, os: "linux" } }] }),
     serviceList: () => ({ messages: [{ services: [{ id: "fake", state: "Running" }] }] }),
     serviceStart: (req) => said(`started ${req.id}`),
@@ -32,6 +33,9 @@ export function createFakeMachineService(node: string): ServiceImpl<typeof Machi
     reset: () => ({ messages: [{ actorId: `${node}-reset` }] }),
     configHistory: () => ({
       messages: [{ entries: [{ version: 1n, data: new TextEncoder().encode("kind: Fake\n") }] }],
+    }),
+    configRollback: (req) => ({
+      messages: [{ version: req.version + 1n, modeDetails: `${node}: rolled back` }],
     }),
     issueClientConfig: (req) => ({
       messages: [{ clientConfig: new TextEncoder().encode(`roles: ${req.roles.join(",")}\n`) }],

@@ -14,7 +14,41 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file plinth/machine/v1alpha1/machine.proto.
  */
 export const file_plinth_machine_v1alpha1_machine: GenFile = /*@__PURE__*/
-  fileDesc("CiVwbGludGgvbWFjaGluZS92MWFscGhhMS9tYWNoaW5lLnByb3RvEhdwbGludGgubWFjaGluZS52MWFscGhhMSKcAQoZQXBwbHlDb25maWd1cmF0aW9uUmVxdWVzdBIMCgRkYXRhGAEgASgMEjAKBG1vZGUYAiABKA4yIi5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseU1vZGUSDwoHZHJ5X3J1bhgDIAEoCBIuCgt0cnlfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiK1AQoXQXBwbHlDb25maWd1cmF0aW9uUmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEjAKBG1vZGUYAiABKA4yIi5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseU1vZGUSFAoMbW9kZV9kZXRhaWxzGAMgASgJEhAKCHdhcm5pbmdzGAQgAygJEgwKBGRpZmYYBSABKAkiYAoaQXBwbHlDb25maWd1cmF0aW9uUmVzcG9uc2USQgoIbWVzc2FnZXMYASADKAsyMC5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseUNvbmZpZ3VyYXRpb25SZXBseSIQCg5WZXJzaW9uUmVxdWVzdCKFAQoLVmVyc2lvbkluZm8SCwoDdGFnGAEgASgJEgsKA3NoYRgCIAEoCRIpCgVidWlsdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPcnVudGltZV92ZXJzaW9uGAQgASgJEgoKAm9zGAUgASgJEgwKBGFyY2gYBiABKAkijgEKDFZlcnNpb25SZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESNQoHdmVyc2lvbhgCIAEoCzIkLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlZlcnNpb25JbmZvEhMKC21haW50ZW5hbmNlGAMgASgIIkoKD1ZlcnNpb25SZXNwb25zZRI3CghtZXNzYWdlcxgBIAMoCzIlLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlZlcnNpb25SZXBseSIUChJTZXJ2aWNlTGlzdFJlcXVlc3QieAoNU2VydmljZUhlYWx0aBIPCgd1bmtub3duGAEgASgIEg8KB2hlYWx0aHkYAiABKAgSFAoMbGFzdF9tZXNzYWdlGAMgASgJEi8KC2xhc3RfY2hhbmdlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCgxTZXJ2aWNlRXZlbnQSDwoHbWVzc2FnZRgBIAEoCRINCgVzdGF0ZRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKXAQoLU2VydmljZUluZm8SCgoCaWQYASABKAkSDQoFc3RhdGUYAiABKAkSNgoGaGVhbHRoGAMgASgLMiYucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUhlYWx0aBI1CgZldmVudHMYBCADKAsyJS5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlRXZlbnQifgoQU2VydmljZUxpc3RSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESNgoIc2VydmljZXMYAiADKAsyJC5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlSW5mbyJSChNTZXJ2aWNlTGlzdFJlc3BvbnNlEjsKCG1lc3NhZ2VzGAEgAygLMikucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUxpc3RSZXBseSIhChNTZXJ2aWNlU3RhcnRSZXF1ZXN0EgoKAmlkGAEgASgJIlkKEVNlcnZpY2VTdGFydFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghyZXNwb25zZRgCIAEoCSJUChRTZXJ2aWNlU3RhcnRSZXNwb25zZRI8CghtZXNzYWdlcxgBIAMoCzIqLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VTdGFydFJlcGx5IiAKElNlcnZpY2VTdG9wUmVxdWVzdBIKCgJpZBgBIAEoCSJYChBTZXJ2aWNlU3RvcFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghyZXNwb25zZRgCIAEoCSJSChNTZXJ2aWNlU3RvcFJlc3BvbnNlEjsKCG1lc3NhZ2VzGAEgAygLMikucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZVN0b3BSZXBseSIjChVTZXJ2aWNlUmVzdGFydFJlcXVlc3QSCgoCaWQYASABKAkiWwoTU2VydmljZVJlc3RhcnRSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESEAoIcmVzcG9uc2UYAiABKAkiWAoWU2VydmljZVJlc3RhcnRSZXNwb25zZRI+CghtZXNzYWdlcxgBIAMoCzIsLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VSZXN0YXJ0UmVwbHkiPQoLTG9nc1JlcXVlc3QSCgoCaWQYASABKAkSDgoGZm9sbG93GAIgASgIEhIKCnRhaWxfbGluZXMYAyABKAUiUAoMTG9nc1Jlc3BvbnNlEjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIMCgRkYXRhGAIgASgMIh4KDVJlYm9vdFJlcXVlc3QSDQoFZm9yY2UYASABKAgiZQoLUmVib290UmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEhAKCGFjdG9yX2lkGAIgASgJEhAKCHdhcm5pbmdzGAMgAygJIkgKDlJlYm9vdFJlc3BvbnNlEjYKCG1lc3NhZ2VzGAEgAygLMiQucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuUmVib290UmVwbHkiPwoMUmVzZXRSZXF1ZXN0EhAKCGdyYWNlZnVsGAEgASgIEg4KBnJlYm9vdBgCIAEoCBINCgVmb3JjZRgDIAEoCCJkCgpSZXNldFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghhY3Rvcl9pZBgCIAEoCRIQCgh3YXJuaW5ncxgDIAMoCSJGCg1SZXNldFJlc3BvbnNlEjUKCG1lc3NhZ2VzGAEgAygLMiMucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuUmVzZXRSZXBseSIlChRDb25maWdIaXN0b3J5UmVxdWVzdBINCgVsaW1pdBgBIAEoDSKmAQoSQ29uZmlnSGlzdG9yeUVudHJ5Eg8KB3ZlcnNpb24YASABKAQSKwoHYXBwbGllZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoEbW9kZRgDIAEoDjIiLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkFwcGx5TW9kZRISCgphcHBsaWVkX2J5GAQgASgJEgwKBGRhdGEYBSABKAwihgEKEkNvbmZpZ0hpc3RvcnlSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESPAoHZW50cmllcxgCIAMoCzIrLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkNvbmZpZ0hpc3RvcnlFbnRyeSJWChVDb25maWdIaXN0b3J5UmVzcG9uc2USPQoIbWVzc2FnZXMYASADKAsyKy5wbGludGgubWFjaGluZS52MWFscGhhMS5Db25maWdIaXN0b3J5UmVwbHkiXwoYSXNzdWVDbGllbnRDb25maWdSZXF1ZXN0Eg0KBXJvbGVzGAEgAygJEgwKBG5hbWUYAiABKAkSJgoDdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uImMKFklzc3VlQ2xpZW50Q29uZmlnUmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEhUKDWNsaWVudF9jb25maWcYAiABKAwiXgoZSXNzdWVDbGllbnRDb25maWdSZXNwb25zZRJBCghtZXNzYWdlcxgBIAMoCzIvLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLklzc3VlQ2xpZW50Q29uZmlnUmVwbHkiEgoQQm9vdHN0cmFwUmVxdWVzdCJWCg5Cb290c3RyYXBSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESEAoIcmVzcG9uc2UYAiABKAkiTgoRQm9vdHN0cmFwUmVzcG9uc2USOQoIbWVzc2FnZXMYASADKAsyJy5wbGludGgubWFjaGluZS52MWFscGhhMS5Cb290c3RyYXBSZXBseSIXChVFdGNkTWVtYmVyTGlzdFJlcXVlc3QilQEKCkV0Y2RNZW1iZXISCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglwZWVyX3VybHMYAyADKAkSEwoLY2xpZW50X3VybHMYBCADKAkSEgoKaXNfbGVhcm5lchgFIAEoCBIRCglpc19sZWFkZXIYBiABKAgSDwoHaGVhbHRoeRgHIAEoCBINCgVlcnJvchgIIAEoCSJ/ChNFdGNkTWVtYmVyTGlzdFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRI0CgdtZW1iZXJzGAIgAygLMiMucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZE1lbWJlciJYChZFdGNkTWVtYmVyTGlzdFJlc3BvbnNlEj4KCG1lc3NhZ2VzGAEgAygLMiwucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZE1lbWJlckxpc3RSZXBseSITChFFdGNkU3RhdHVzUmVxdWVzdCLWAQoQRXRjZE1lbWJlclN0YXR1cxIRCgltZW1iZXJfaWQYASABKAkSDgoGbGVhZGVyGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSDwoHZGJfc2l6ZRgEIAEoAxIWCg5kYl9zaXplX2luX3VzZRgFIAEoAxISCgpyYWZ0X2luZGV4GAYgASgEEhEKCXJhZnRfdGVybRgHIAEoBBIaChJyYWZ0X2FwcGxpZWRfaW5kZXgYCCABKAQSEgoKaXNfbGVhcm5lchgJIAEoCBIOCgZlcnJvcnMYCiADKAkihwEKD0V0Y2RTdGF0dXNSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESQAoNbWVtYmVyX3N0YXR1cxgCIAEoCzIpLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RNZW1iZXJTdGF0dXMiUAoSRXRjZFN0YXR1c1Jlc3BvbnNlEjoKCG1lc3NhZ2VzGAEgAygLMigucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFN0YXR1c1JlcGx5IhUKE0V0Y2RTbmFwc2hvdFJlcXVlc3QiWAoURXRjZFNuYXBzaG90UmVzcG9uc2USMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEgwKBGRhdGEYAiABKAwiHgocRXRjZEZvcmZlaXRMZWFkZXJzaGlwUmVxdWVzdCJgChpFdGNkRm9yZmVpdExlYWRlcnNoaXBSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESDgoGbWVtYmVyGAIgASgJImYKHUV0Y2RGb3JmZWl0TGVhZGVyc2hpcFJlc3BvbnNlEkUKCG1lc3NhZ2VzGAEgAygLMjMucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZEZvcmZlaXRMZWFkZXJzaGlwUmVwbHkiKAoXRXRjZExlYXZlQ2x1c3RlclJlcXVlc3QSDQoFZm9yY2UYASABKAgiXQoVRXRjZExlYXZlQ2x1c3RlclJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCgh3YXJuaW5ncxgCIAMoCSJcChhFdGNkTGVhdmVDbHVzdGVyUmVzcG9uc2USQAoIbWVzc2FnZXMYASADKAsyLi5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkTGVhdmVDbHVzdGVyUmVwbHkiLAoXRXRjZFJlbW92ZU1lbWJlclJlcXVlc3QSEQoJbWVtYmVyX2lkGAEgASgJIl0KFUV0Y2RSZW1vdmVNZW1iZXJSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESEAoIcmVzcG9uc2UYAiABKAkiXAoYRXRjZFJlbW92ZU1lbWJlclJlc3BvbnNlEkAKCG1lc3NhZ2VzGAEgAygLMi4ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFJlbW92ZU1lbWJlclJlcGx5KoEBCglBcHBseU1vZGUSGgoWQVBQTFlfTU9ERV9VTlNQRUNJRklFRBAAEhMKD0FQUExZX01PREVfQVVUTxABEhgKFEFQUExZX01PREVfTk9fUkVCT09UEAISFQoRQVBQTFlfTU9ERV9TVEFHRUQQAxISCg5BUFBMWV9NT0RFX1RSWRAEMr8PCg5NYWNoaW5lU2VydmljZRJ9ChJBcHBseUNvbmZpZ3VyYXRpb24SMi5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseUNvbmZpZ3VyYXRpb25SZXF1ZXN0GjMucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQXBwbHlDb25maWd1cmF0aW9uUmVzcG9uc2USXAoHVmVyc2lvbhInLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlZlcnNpb25SZXF1ZXN0GigucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuVmVyc2lvblJlc3BvbnNlEmgKC1NlcnZpY2VMaXN0EisucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUxpc3RSZXF1ZXN0GiwucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUxpc3RSZXNwb25zZRJrCgxTZXJ2aWNlU3RhcnQSLC5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlU3RhcnRSZXF1ZXN0Gi0ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZVN0YXJ0UmVzcG9uc2USaAoLU2VydmljZVN0b3ASKy5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlU3RvcFJlcXVlc3QaLC5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlU3RvcFJlc3BvbnNlEnEKDlNlcnZpY2VSZXN0YXJ0Ei4ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZVJlc3RhcnRSZXF1ZXN0Gi8ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZVJlc3RhcnRSZXNwb25zZRJVCgRMb2dzEiQucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuTG9nc1JlcXVlc3QaJS5wbGludGgubWFjaGluZS52MWFscGhhMS5Mb2dzUmVzcG9uc2UwARJZCgZSZWJvb3QSJi5wbGludGgubWFjaGluZS52MWFscGhhMS5SZWJvb3RSZXF1ZXN0GicucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuUmVib290UmVzcG9uc2USVgoFUmVzZXQSJS5wbGludGgubWFjaGluZS52MWFscGhhMS5SZXNldFJlcXVlc3QaJi5wbGludGgubWFjaGluZS52MWFscGhhMS5SZXNldFJlc3BvbnNlEm4KDUNvbmZpZ0hpc3RvcnkSLS5wbGludGgubWFjaGluZS52MWFscGhhMS5Db25maWdIaXN0b3J5UmVxdWVzdBouLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkNvbmZpZ0hpc3RvcnlSZXNwb25zZRJ6ChFJc3N1ZUNsaWVudENvbmZpZxIxLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLklzc3VlQ2xpZW50Q29uZmlnUmVxdWVzdBoyLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLklzc3VlQ2xpZW50Q29uZmlnUmVzcG9uc2USYgoJQm9vdHN0cmFwEikucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQm9vdHN0cmFwUmVxdWVzdBoqLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkJvb3RzdHJhcFJlc3BvbnNlEnEKDkV0Y2RNZW1iZXJMaXN0Ei4ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZE1lbWJlckxpc3RSZXF1ZXN0Gi8ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZE1lbWJlckxpc3RSZXNwb25zZRJlCgpFdGNkU3RhdHVzEioucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFN0YXR1c1JlcXVlc3QaKy5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkU3RhdHVzUmVzcG9uc2USbQoMRXRjZFNuYXBzaG90EiwucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFNuYXBzaG90UmVxdWVzdBotLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RTbmFwc2hvdFJlc3BvbnNlMAEShgEKFUV0Y2RGb3JmZWl0TGVhZGVyc2hpcBI1LnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RGb3JmZWl0TGVhZGVyc2hpcFJlcXVlc3QaNi5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkRm9yZmVpdExlYWRlcnNoaXBSZXNwb25zZRJ3ChBFdGNkTGVhdmVDbHVzdGVyEjAucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZExlYXZlQ2x1c3RlclJlcXVlc3QaMS5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkTGVhdmVDbHVzdGVyUmVzcG9uc2USdwoQRXRjZFJlbW92ZU1lbWJlchIwLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RSZW1vdmVNZW1iZXJSZXF1ZXN0GjEucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFJlbW92ZU1lbWJlclJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_plinth_common_v1alpha1_common]);
+  fileDesc("CiVwbGludGgvbWFjaGluZS92MWFscGhhMS9tYWNoaW5lLnByb3RvEhdwbGludGgubWFjaGluZS52MWFscGhhMSJ8Cg5SZXNvdXJjZUNoYW5nZRIRCgluYW1lc3BhY2UYASABKAkSDAoEdHlwZRgCIAEoCRIKCgJpZBgDIAEoCRI9CgZhY3Rpb24YBCABKA4yLS5wbGludGgubWFjaGluZS52MWFscGhhMS5SZXNvdXJjZUNoYW5nZUFjdGlvbiKcAQoZQXBwbHlDb25maWd1cmF0aW9uUmVxdWVzdBIMCgRkYXRhGAEgASgMEjAKBG1vZGUYAiABKA4yIi5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseU1vZGUSDwoHZHJ5X3J1bhgDIAEoCBIuCgt0cnlfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKhAgoXQXBwbHlDb25maWd1cmF0aW9uUmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEjAKBG1vZGUYAiABKA4yIi5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseU1vZGUSFAoMbW9kZV9kZXRhaWxzGAMgASgJEhAKCHdhcm5pbmdzGAQgAygJEgwKBGRpZmYYBSABKAkSQQoQcmVzb3VyY2VfY2hhbmdlcxgGIAMoCzInLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlJlc291cmNlQ2hhbmdlEg8KB3ZlcnNpb24YByABKAQSFgoOcmVzdGFydF9maWVsZHMYCCADKAkiYAoaQXBwbHlDb25maWd1cmF0aW9uUmVzcG9uc2USQgoIbWVzc2FnZXMYASADKAsyMC5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseUNvbmZpZ3VyYXRpb25SZXBseSIdChtDb25maXJtQ29uZmlndXJhdGlvblJlcXVlc3QicgoZQ29uZmlybUNvbmZpZ3VyYXRpb25SZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESDwoHdmVyc2lvbhgCIAEoBBIQCghyZXNwb25zZRgDIAEoCSJkChxDb25maXJtQ29uZmlndXJhdGlvblJlc3BvbnNlEkQKCG1lc3NhZ2VzGAEgAygLMjIucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQ29uZmlybUNvbmZpZ3VyYXRpb25SZXBseSIQCg5WZXJzaW9uUmVxdWVzdCKFAQoLVmVyc2lvbkluZm8SCwoDdGFnGAEgASgJEgsKA3NoYRgCIAEoCRIpCgVidWlsdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPcnVudGltZV92ZXJzaW9uGAQgASgJEgoKAm9zGAUgASgJEgwKBGFyY2gYBiABKAkijgEKDFZlcnNpb25SZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESNQoHdmVyc2lvbhgCIAEoCzIkLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlZlcnNpb25JbmZvEhMKC21haW50ZW5hbmNlGAMgASgIIkoKD1ZlcnNpb25SZXNwb25zZRI3CghtZXNzYWdlcxgBIAMoCzIlLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlZlcnNpb25SZXBseSIUChJTZXJ2aWNlTGlzdFJlcXVlc3QieAoNU2VydmljZUhlYWx0aBIPCgd1bmtub3duGAEgASgIEg8KB2hlYWx0aHkYAiABKAgSFAoMbGFzdF9tZXNzYWdlGAMgASgJEi8KC2xhc3RfY2hhbmdlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCgxTZXJ2aWNlRXZlbnQSDwoHbWVzc2FnZRgBIAEoCRINCgVzdGF0ZRgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKXAQoLU2VydmljZUluZm8SCgoCaWQYASABKAkSDQoFc3RhdGUYAiABKAkSNgoGaGVhbHRoGAMgASgLMiYucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUhlYWx0aBI1CgZldmVudHMYBCADKAsyJS5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlRXZlbnQifgoQU2VydmljZUxpc3RSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESNgoIc2VydmljZXMYAiADKAsyJC5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlSW5mbyJSChNTZXJ2aWNlTGlzdFJlc3BvbnNlEjsKCG1lc3NhZ2VzGAEgAygLMikucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZUxpc3RSZXBseSIhChNTZXJ2aWNlU3RhcnRSZXF1ZXN0EgoKAmlkGAEgASgJIlkKEVNlcnZpY2VTdGFydFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghyZXNwb25zZRgCIAEoCSJUChRTZXJ2aWNlU3RhcnRSZXNwb25zZRI8CghtZXNzYWdlcxgBIAMoCzIqLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VTdGFydFJlcGx5IiAKElNlcnZpY2VTdG9wUmVxdWVzdBIKCgJpZBgBIAEoCSJYChBTZXJ2aWNlU3RvcFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghyZXNwb25zZRgCIAEoCSJSChNTZXJ2aWNlU3RvcFJlc3BvbnNlEjsKCG1lc3NhZ2VzGAEgAygLMikucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuU2VydmljZVN0b3BSZXBseSIjChVTZXJ2aWNlUmVzdGFydFJlcXVlc3QSCgoCaWQYASABKAkiWwoTU2VydmljZVJlc3RhcnRSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESEAoIcmVzcG9uc2UYAiABKAkiWAoWU2VydmljZVJlc3RhcnRSZXNwb25zZRI+CghtZXNzYWdlcxgBIAMoCzIsLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VSZXN0YXJ0UmVwbHkiPQoLTG9nc1JlcXVlc3QSCgoCaWQYASABKAkSDgoGZm9sbG93GAIgASgIEhIKCnRhaWxfbGluZXMYAyABKAUiUAoMTG9nc1Jlc3BvbnNlEjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIMCgRkYXRhGAIgASgMIh4KDVJlYm9vdFJlcXVlc3QSDQoFZm9yY2UYASABKAgiZQoLUmVib290UmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEhAKCGFjdG9yX2lkGAIgASgJEhAKCHdhcm5pbmdzGAMgAygJIkgKDlJlYm9vdFJlc3BvbnNlEjYKCG1lc3NhZ2VzGAEgAygLMiQucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuUmVib290UmVwbHkiPwoMUmVzZXRSZXF1ZXN0EhAKCGdyYWNlZnVsGAEgASgIEg4KBnJlYm9vdBgCIAEoCBINCgVmb3JjZRgDIAEoCCJkCgpSZXNldFJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIQCghhY3Rvcl9pZBgCIAEoCRIQCgh3YXJuaW5ncxgDIAMoCSJGCg1SZXNldFJlc3BvbnNlEjUKCG1lc3NhZ2VzGAEgAygLMiMucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuUmVzZXRSZXBseSIlChRDb25maWdIaXN0b3J5UmVxdWVzdBINCgVsaW1pdBgBIAEoDSK0AQoSQ29uZmlnSGlzdG9yeUVudHJ5Eg8KB3ZlcnNpb24YASABKAQSKwoHYXBwbGllZBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoEbW9kZRgDIAEoDjIiLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkFwcGx5TW9kZRISCgphcHBsaWVkX2J5GAQgASgJEgwKBGRhdGEYBSABKAwSDAoEbm90ZRgGIAEoCSKGAQoSQ29uZmlnSGlzdG9yeVJlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRI8CgdlbnRyaWVzGAIgAygLMisucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQ29uZmlnSGlzdG9yeUVudHJ5IlYKFUNvbmZpZ0hpc3RvcnlSZXNwb25zZRI9CghtZXNzYWdlcxgBIAMoCzIrLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkNvbmZpZ0hpc3RvcnlSZXBseSI5ChVDb25maWdSb2xsYmFja1JlcXVlc3QSDwoHdmVyc2lvbhgBIAEoBBIPCgdkcnlfcnVuGAIgASgIIp0CChNDb25maWdSb2xsYmFja1JlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIwCgRtb2RlGAIgASgOMiIucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQXBwbHlNb2RlEhQKDG1vZGVfZGV0YWlscxgDIAEoCRIQCgh3YXJuaW5ncxgEIAMoCRIMCgRkaWZmGAUgASgJEkEKEHJlc291cmNlX2NoYW5nZXMYBiADKAsyJy5wbGludGgubWFjaGluZS52MWFscGhhMS5SZXNvdXJjZUNoYW5nZRIPCgd2ZXJzaW9uGAcgASgEEhYKDnJlc3RhcnRfZmllbGRzGAggAygJIlgKFkNvbmZpZ1JvbGxiYWNrUmVzcG9uc2USPgoIbWVzc2FnZXMYASADKAsyLC5wbGludGgubWFjaGluZS52MWFscGhhMS5Db25maWdSb2xsYmFja1JlcGx5Il8KGElzc3VlQ2xpZW50Q29uZmlnUmVxdWVzdBINCgVyb2xlcxgBIAMoCRIMCgRuYW1lGAIgASgJEiYKA3R0bBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJjChZJc3N1ZUNsaWVudENvbmZpZ1JlcGx5EjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIVCg1jbGllbnRfY29uZmlnGAIgASgMIl4KGUlzc3VlQ2xpZW50Q29uZmlnUmVzcG9uc2USQQoIbWVzc2FnZXMYASADKAsyLy5wbGludGgubWFjaGluZS52MWFscGhhMS5Jc3N1ZUNsaWVudENvbmZpZ1JlcGx5IhIKEEJvb3RzdHJhcFJlcXVlc3QiVgoOQm9vdHN0cmFwUmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEhAKCHJlc3BvbnNlGAIgASgJIk4KEUJvb3RzdHJhcFJlc3BvbnNlEjkKCG1lc3NhZ2VzGAEgAygLMicucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQm9vdHN0cmFwUmVwbHkiFwoVRXRjZE1lbWJlckxpc3RSZXF1ZXN0IpUBCgpFdGNkTWVtYmVyEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJcGVlcl91cmxzGAMgAygJEhMKC2NsaWVudF91cmxzGAQgAygJEhIKCmlzX2xlYXJuZXIYBSABKAgSEQoJaXNfbGVhZGVyGAYgASgIEg8KB2hlYWx0aHkYByABKAgSDQoFZXJyb3IYCCABKAkifwoTRXRjZE1lbWJlckxpc3RSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESNAoHbWVtYmVycxgCIAMoCzIjLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RNZW1iZXIiWAoWRXRjZE1lbWJlckxpc3RSZXNwb25zZRI+CghtZXNzYWdlcxgBIAMoCzIsLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RNZW1iZXJMaXN0UmVwbHkiEwoRRXRjZFN0YXR1c1JlcXVlc3Qi1gEKEEV0Y2RNZW1iZXJTdGF0dXMSEQoJbWVtYmVyX2lkGAEgASgJEg4KBmxlYWRlchgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEg8KB2RiX3NpemUYBCABKAMSFgoOZGJfc2l6ZV9pbl91c2UYBSABKAMSEgoKcmFmdF9pbmRleBgGIAEoBBIRCglyYWZ0X3Rlcm0YByABKAQSGgoScmFmdF9hcHBsaWVkX2luZGV4GAggASgEEhIKCmlzX2xlYXJuZXIYCSABKAgSDgoGZXJyb3JzGAogAygJIocBCg9FdGNkU3RhdHVzUmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEkAKDW1lbWJlcl9zdGF0dXMYAiABKAsyKS5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkTWVtYmVyU3RhdHVzIlAKEkV0Y2RTdGF0dXNSZXNwb25zZRI6CghtZXNzYWdlcxgBIAMoCzIoLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RTdGF0dXNSZXBseSIVChNFdGNkU25hcHNob3RSZXF1ZXN0IlgKFEV0Y2RTbmFwc2hvdFJlc3BvbnNlEjIKCG1ldGFkYXRhGAEgASgLMiAucGxpbnRoLmNvbW1vbi52MWFscGhhMS5NZXRhZGF0YRIMCgRkYXRhGAIgASgMIh4KHEV0Y2RGb3JmZWl0TGVhZGVyc2hpcFJlcXVlc3QiYAoaRXRjZEZvcmZlaXRMZWFkZXJzaGlwUmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEg4KBm1lbWJlchgCIAEoCSJmCh1FdGNkRm9yZmVpdExlYWRlcnNoaXBSZXNwb25zZRJFCghtZXNzYWdlcxgBIAMoCzIzLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RGb3JmZWl0TGVhZGVyc2hpcFJlcGx5IigKF0V0Y2RMZWF2ZUNsdXN0ZXJSZXF1ZXN0Eg0KBWZvcmNlGAEgASgIIl0KFUV0Y2RMZWF2ZUNsdXN0ZXJSZXBseRIyCghtZXRhZGF0YRgBIAEoCzIgLnBsaW50aC5jb21tb24udjFhbHBoYTEuTWV0YWRhdGESEAoId2FybmluZ3MYAiADKAkiXAoYRXRjZExlYXZlQ2x1c3RlclJlc3BvbnNlEkAKCG1lc3NhZ2VzGAEgAygLMi4ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZExlYXZlQ2x1c3RlclJlcGx5IiwKF0V0Y2RSZW1vdmVNZW1iZXJSZXF1ZXN0EhEKCW1lbWJlcl9pZBgBIAEoCSJdChVFdGNkUmVtb3ZlTWVtYmVyUmVwbHkSMgoIbWV0YWRhdGEYASABKAsyIC5wbGludGguY29tbW9uLnYxYWxwaGExLk1ldGFkYXRhEhAKCHJlc3BvbnNlGAIgASgJIlwKGEV0Y2RSZW1vdmVNZW1iZXJSZXNwb25zZRJACghtZXNzYWdlcxgBIAMoCzIuLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RSZW1vdmVNZW1iZXJSZXBseSqYAQoJQXBwbHlNb2RlEhoKFkFQUExZX01PREVfVU5TUEVDSUZJRUQQABITCg9BUFBMWV9NT0RFX0FVVE8QARIYChRBUFBMWV9NT0RFX05PX1JFQk9PVBACEhUKEUFQUExZX01PREVfU1RBR0VEEAMSEgoOQVBQTFlfTU9ERV9UUlkQBBIVChFBUFBMWV9NT0RFX1JFQk9PVBAFKqgBChRSZXNvdXJjZUNoYW5nZUFjdGlvbhImCiJSRVNPVVJDRV9DSEFOR0VfQUNUSU9OX1VOU1BFQ0lGSUVEEAASIQodUkVTT1VSQ0VfQ0hBTkdFX0FDVElPTl9DUkVBVEUQARIhCh1SRVNPVVJDRV9DSEFOR0VfQUNUSU9OX1VQREFURRACEiIKHlJFU09VUkNFX0NIQU5HRV9BQ1RJT05fREVTVFJPWRADMrgRCg5NYWNoaW5lU2VydmljZRJ9ChJBcHBseUNvbmZpZ3VyYXRpb24SMi5wbGludGgubWFjaGluZS52MWFscGhhMS5BcHBseUNvbmZpZ3VyYXRpb25SZXF1ZXN0GjMucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQXBwbHlDb25maWd1cmF0aW9uUmVzcG9uc2USgwEKFENvbmZpcm1Db25maWd1cmF0aW9uEjQucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQ29uZmlybUNvbmZpZ3VyYXRpb25SZXF1ZXN0GjUucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQ29uZmlybUNvbmZpZ3VyYXRpb25SZXNwb25zZRJcCgdWZXJzaW9uEicucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuVmVyc2lvblJlcXVlc3QaKC5wbGludGgubWFjaGluZS52MWFscGhhMS5WZXJzaW9uUmVzcG9uc2USaAoLU2VydmljZUxpc3QSKy5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlTGlzdFJlcXVlc3QaLC5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlTGlzdFJlc3BvbnNlEmsKDFNlcnZpY2VTdGFydBIsLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VTdGFydFJlcXVlc3QaLS5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlU3RhcnRSZXNwb25zZRJoCgtTZXJ2aWNlU3RvcBIrLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VTdG9wUmVxdWVzdBosLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlNlcnZpY2VTdG9wUmVzcG9uc2UScQoOU2VydmljZVJlc3RhcnQSLi5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlUmVzdGFydFJlcXVlc3QaLy5wbGludGgubWFjaGluZS52MWFscGhhMS5TZXJ2aWNlUmVzdGFydFJlc3BvbnNlElUKBExvZ3MSJC5wbGludGgubWFjaGluZS52MWFscGhhMS5Mb2dzUmVxdWVzdBolLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkxvZ3NSZXNwb25zZTABElkKBlJlYm9vdBImLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlJlYm9vdFJlcXVlc3QaJy5wbGludGgubWFjaGluZS52MWFscGhhMS5SZWJvb3RSZXNwb25zZRJWCgVSZXNldBIlLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlJlc2V0UmVxdWVzdBomLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLlJlc2V0UmVzcG9uc2USbgoNQ29uZmlnSGlzdG9yeRItLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkNvbmZpZ0hpc3RvcnlSZXF1ZXN0Gi4ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQ29uZmlnSGlzdG9yeVJlc3BvbnNlEnEKDkNvbmZpZ1JvbGxiYWNrEi4ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQ29uZmlnUm9sbGJhY2tSZXF1ZXN0Gi8ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQ29uZmlnUm9sbGJhY2tSZXNwb25zZRJ6ChFJc3N1ZUNsaWVudENvbmZpZxIxLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLklzc3VlQ2xpZW50Q29uZmlnUmVxdWVzdBoyLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLklzc3VlQ2xpZW50Q29uZmlnUmVzcG9uc2USYgoJQm9vdHN0cmFwEikucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuQm9vdHN0cmFwUmVxdWVzdBoqLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkJvb3RzdHJhcFJlc3BvbnNlEnEKDkV0Y2RNZW1iZXJMaXN0Ei4ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZE1lbWJlckxpc3RSZXF1ZXN0Gi8ucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZE1lbWJlckxpc3RSZXNwb25zZRJlCgpFdGNkU3RhdHVzEioucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFN0YXR1c1JlcXVlc3QaKy5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkU3RhdHVzUmVzcG9uc2USbQoMRXRjZFNuYXBzaG90EiwucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFNuYXBzaG90UmVxdWVzdBotLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RTbmFwc2hvdFJlc3BvbnNlMAEShgEKFUV0Y2RGb3JmZWl0TGVhZGVyc2hpcBI1LnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RGb3JmZWl0TGVhZGVyc2hpcFJlcXVlc3QaNi5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkRm9yZmVpdExlYWRlcnNoaXBSZXNwb25zZRJ3ChBFdGNkTGVhdmVDbHVzdGVyEjAucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZExlYXZlQ2x1c3RlclJlcXVlc3QaMS5wbGludGgubWFjaGluZS52MWFscGhhMS5FdGNkTGVhdmVDbHVzdGVyUmVzcG9uc2USdwoQRXRjZFJlbW92ZU1lbWJlchIwLnBsaW50aC5tYWNoaW5lLnYxYWxwaGExLkV0Y2RSZW1vdmVNZW1iZXJSZXF1ZXN0GjEucGxpbnRoLm1hY2hpbmUudjFhbHBoYTEuRXRjZFJlbW92ZU1lbWJlclJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_plinth_common_v1alpha1_common]);
+
+/**
+ * A spec resource the config controllers would produce differently from now.
+ *
+ * @generated from message plinth.machine.v1alpha1.ResourceChange
+ */
+export type ResourceChange = Message<"plinth.machine.v1alpha1.ResourceChange"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string id = 3;
+   */
+  id: string;
+
+  /**
+   * @generated from field: plinth.machine.v1alpha1.ResourceChangeAction action = 4;
+   */
+  action: ResourceChangeAction;
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.ResourceChange.
+ * Use `create(ResourceChangeSchema)` to create a new message.
+ */
+export const ResourceChangeSchema: GenMessage<ResourceChange> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 0);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ApplyConfigurationRequest
@@ -40,7 +74,7 @@ export type ApplyConfigurationRequest = Message<"plinth.machine.v1alpha1.ApplyCo
   dryRun: boolean;
 
   /**
-   * For APPLY_MODE_TRY: how long until the config is rolled back.
+   * For APPLY_MODE_TRY: how long until the config is rolled back (default 1 minute).
    *
    * @generated from field: google.protobuf.Duration try_timeout = 4;
    */
@@ -52,7 +86,7 @@ export type ApplyConfigurationRequest = Message<"plinth.machine.v1alpha1.ApplyCo
  * Use `create(ApplyConfigurationRequestSchema)` to create a new message.
  */
 export const ApplyConfigurationRequestSchema: GenMessage<ApplyConfigurationRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 0);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 1);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ApplyConfigurationReply
@@ -83,11 +117,32 @@ export type ApplyConfigurationReply = Message<"plinth.machine.v1alpha1.ApplyConf
   warnings: string[];
 
   /**
-   * For a dry run: a unified diff of the config documents.
+   * A unified diff of the config documents (the current config against the new one).
    *
    * @generated from field: string diff = 5;
    */
   diff: string;
+
+  /**
+   * For a dry run: the spec resources the config controllers would create, update or destroy.
+   *
+   * @generated from field: repeated plinth.machine.v1alpha1.ResourceChange resource_changes = 6;
+   */
+  resourceChanges: ResourceChange[];
+
+  /**
+   * The config version stored and in effect; 0 for a dry run or a staged config.
+   *
+   * @generated from field: uint64 version = 7;
+   */
+  version: bigint;
+
+  /**
+   * Changed fields that need a restart of the agent (with APPLY_MODE_AUTO the restart follows).
+   *
+   * @generated from field: repeated string restart_fields = 8;
+   */
+  restartFields: string[];
 };
 
 /**
@@ -95,7 +150,7 @@ export type ApplyConfigurationReply = Message<"plinth.machine.v1alpha1.ApplyConf
  * Use `create(ApplyConfigurationReplySchema)` to create a new message.
  */
 export const ApplyConfigurationReplySchema: GenMessage<ApplyConfigurationReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 1);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 2);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ApplyConfigurationResponse
@@ -112,7 +167,66 @@ export type ApplyConfigurationResponse = Message<"plinth.machine.v1alpha1.ApplyC
  * Use `create(ApplyConfigurationResponseSchema)` to create a new message.
  */
 export const ApplyConfigurationResponseSchema: GenMessage<ApplyConfigurationResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 2);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 3);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.ConfirmConfigurationRequest
+ */
+export type ConfirmConfigurationRequest = Message<"plinth.machine.v1alpha1.ConfirmConfigurationRequest"> & {
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.ConfirmConfigurationRequest.
+ * Use `create(ConfirmConfigurationRequestSchema)` to create a new message.
+ */
+export const ConfirmConfigurationRequestSchema: GenMessage<ConfirmConfigurationRequest> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 4);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.ConfirmConfigurationReply
+ */
+export type ConfirmConfigurationReply = Message<"plinth.machine.v1alpha1.ConfirmConfigurationReply"> & {
+  /**
+   * @generated from field: plinth.common.v1alpha1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * The config version that is kept.
+   *
+   * @generated from field: uint64 version = 2;
+   */
+  version: bigint;
+
+  /**
+   * @generated from field: string response = 3;
+   */
+  response: string;
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.ConfirmConfigurationReply.
+ * Use `create(ConfirmConfigurationReplySchema)` to create a new message.
+ */
+export const ConfirmConfigurationReplySchema: GenMessage<ConfirmConfigurationReply> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 5);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.ConfirmConfigurationResponse
+ */
+export type ConfirmConfigurationResponse = Message<"plinth.machine.v1alpha1.ConfirmConfigurationResponse"> & {
+  /**
+   * @generated from field: repeated plinth.machine.v1alpha1.ConfirmConfigurationReply messages = 1;
+   */
+  messages: ConfirmConfigurationReply[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.ConfirmConfigurationResponse.
+ * Use `create(ConfirmConfigurationResponseSchema)` to create a new message.
+ */
+export const ConfirmConfigurationResponseSchema: GenMessage<ConfirmConfigurationResponse> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 6);
 
 /**
  * @generated from message plinth.machine.v1alpha1.VersionRequest
@@ -125,7 +239,7 @@ export type VersionRequest = Message<"plinth.machine.v1alpha1.VersionRequest"> &
  * Use `create(VersionRequestSchema)` to create a new message.
  */
 export const VersionRequestSchema: GenMessage<VersionRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 3);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 7);
 
 /**
  * @generated from message plinth.machine.v1alpha1.VersionInfo
@@ -169,7 +283,7 @@ export type VersionInfo = Message<"plinth.machine.v1alpha1.VersionInfo"> & {
  * Use `create(VersionInfoSchema)` to create a new message.
  */
 export const VersionInfoSchema: GenMessage<VersionInfo> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 4);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 8);
 
 /**
  * @generated from message plinth.machine.v1alpha1.VersionReply
@@ -198,7 +312,7 @@ export type VersionReply = Message<"plinth.machine.v1alpha1.VersionReply"> & {
  * Use `create(VersionReplySchema)` to create a new message.
  */
 export const VersionReplySchema: GenMessage<VersionReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 5);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 9);
 
 /**
  * @generated from message plinth.machine.v1alpha1.VersionResponse
@@ -215,7 +329,7 @@ export type VersionResponse = Message<"plinth.machine.v1alpha1.VersionResponse">
  * Use `create(VersionResponseSchema)` to create a new message.
  */
 export const VersionResponseSchema: GenMessage<VersionResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 6);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 10);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceListRequest
@@ -228,7 +342,7 @@ export type ServiceListRequest = Message<"plinth.machine.v1alpha1.ServiceListReq
  * Use `create(ServiceListRequestSchema)` to create a new message.
  */
 export const ServiceListRequestSchema: GenMessage<ServiceListRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 7);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 11);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceHealth
@@ -262,7 +376,7 @@ export type ServiceHealth = Message<"plinth.machine.v1alpha1.ServiceHealth"> & {
  * Use `create(ServiceHealthSchema)` to create a new message.
  */
 export const ServiceHealthSchema: GenMessage<ServiceHealth> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 8);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 12);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceEvent
@@ -289,7 +403,7 @@ export type ServiceEvent = Message<"plinth.machine.v1alpha1.ServiceEvent"> & {
  * Use `create(ServiceEventSchema)` to create a new message.
  */
 export const ServiceEventSchema: GenMessage<ServiceEvent> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 9);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 13);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceInfo
@@ -323,7 +437,7 @@ export type ServiceInfo = Message<"plinth.machine.v1alpha1.ServiceInfo"> & {
  * Use `create(ServiceInfoSchema)` to create a new message.
  */
 export const ServiceInfoSchema: GenMessage<ServiceInfo> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 10);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 14);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceListReply
@@ -345,7 +459,7 @@ export type ServiceListReply = Message<"plinth.machine.v1alpha1.ServiceListReply
  * Use `create(ServiceListReplySchema)` to create a new message.
  */
 export const ServiceListReplySchema: GenMessage<ServiceListReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 11);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 15);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceListResponse
@@ -362,7 +476,7 @@ export type ServiceListResponse = Message<"plinth.machine.v1alpha1.ServiceListRe
  * Use `create(ServiceListResponseSchema)` to create a new message.
  */
 export const ServiceListResponseSchema: GenMessage<ServiceListResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 12);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 16);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceStartRequest
@@ -379,7 +493,7 @@ export type ServiceStartRequest = Message<"plinth.machine.v1alpha1.ServiceStartR
  * Use `create(ServiceStartRequestSchema)` to create a new message.
  */
 export const ServiceStartRequestSchema: GenMessage<ServiceStartRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 13);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 17);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceStartReply
@@ -401,7 +515,7 @@ export type ServiceStartReply = Message<"plinth.machine.v1alpha1.ServiceStartRep
  * Use `create(ServiceStartReplySchema)` to create a new message.
  */
 export const ServiceStartReplySchema: GenMessage<ServiceStartReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 14);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 18);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceStartResponse
@@ -418,7 +532,7 @@ export type ServiceStartResponse = Message<"plinth.machine.v1alpha1.ServiceStart
  * Use `create(ServiceStartResponseSchema)` to create a new message.
  */
 export const ServiceStartResponseSchema: GenMessage<ServiceStartResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 15);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 19);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceStopRequest
@@ -435,7 +549,7 @@ export type ServiceStopRequest = Message<"plinth.machine.v1alpha1.ServiceStopReq
  * Use `create(ServiceStopRequestSchema)` to create a new message.
  */
 export const ServiceStopRequestSchema: GenMessage<ServiceStopRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 16);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 20);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceStopReply
@@ -457,7 +571,7 @@ export type ServiceStopReply = Message<"plinth.machine.v1alpha1.ServiceStopReply
  * Use `create(ServiceStopReplySchema)` to create a new message.
  */
 export const ServiceStopReplySchema: GenMessage<ServiceStopReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 17);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 21);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceStopResponse
@@ -474,7 +588,7 @@ export type ServiceStopResponse = Message<"plinth.machine.v1alpha1.ServiceStopRe
  * Use `create(ServiceStopResponseSchema)` to create a new message.
  */
 export const ServiceStopResponseSchema: GenMessage<ServiceStopResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 18);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 22);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceRestartRequest
@@ -491,7 +605,7 @@ export type ServiceRestartRequest = Message<"plinth.machine.v1alpha1.ServiceRest
  * Use `create(ServiceRestartRequestSchema)` to create a new message.
  */
 export const ServiceRestartRequestSchema: GenMessage<ServiceRestartRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 19);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 23);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceRestartReply
@@ -513,7 +627,7 @@ export type ServiceRestartReply = Message<"plinth.machine.v1alpha1.ServiceRestar
  * Use `create(ServiceRestartReplySchema)` to create a new message.
  */
 export const ServiceRestartReplySchema: GenMessage<ServiceRestartReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 20);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 24);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ServiceRestartResponse
@@ -530,7 +644,7 @@ export type ServiceRestartResponse = Message<"plinth.machine.v1alpha1.ServiceRes
  * Use `create(ServiceRestartResponseSchema)` to create a new message.
  */
 export const ServiceRestartResponseSchema: GenMessage<ServiceRestartResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 21);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 25);
 
 /**
  * @generated from message plinth.machine.v1alpha1.LogsRequest
@@ -563,7 +677,7 @@ export type LogsRequest = Message<"plinth.machine.v1alpha1.LogsRequest"> & {
  * Use `create(LogsRequestSchema)` to create a new message.
  */
 export const LogsRequestSchema: GenMessage<LogsRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 22);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 26);
 
 /**
  * @generated from message plinth.machine.v1alpha1.LogsResponse
@@ -587,7 +701,7 @@ export type LogsResponse = Message<"plinth.machine.v1alpha1.LogsResponse"> & {
  * Use `create(LogsResponseSchema)` to create a new message.
  */
 export const LogsResponseSchema: GenMessage<LogsResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 23);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 27);
 
 /**
  * @generated from message plinth.machine.v1alpha1.RebootRequest
@@ -606,7 +720,7 @@ export type RebootRequest = Message<"plinth.machine.v1alpha1.RebootRequest"> & {
  * Use `create(RebootRequestSchema)` to create a new message.
  */
 export const RebootRequestSchema: GenMessage<RebootRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 24);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 28);
 
 /**
  * @generated from message plinth.machine.v1alpha1.RebootReply
@@ -637,7 +751,7 @@ export type RebootReply = Message<"plinth.machine.v1alpha1.RebootReply"> & {
  * Use `create(RebootReplySchema)` to create a new message.
  */
 export const RebootReplySchema: GenMessage<RebootReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 25);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 29);
 
 /**
  * @generated from message plinth.machine.v1alpha1.RebootResponse
@@ -654,7 +768,7 @@ export type RebootResponse = Message<"plinth.machine.v1alpha1.RebootResponse"> &
  * Use `create(RebootResponseSchema)` to create a new message.
  */
 export const RebootResponseSchema: GenMessage<RebootResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 26);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 30);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ResetRequest
@@ -687,7 +801,7 @@ export type ResetRequest = Message<"plinth.machine.v1alpha1.ResetRequest"> & {
  * Use `create(ResetRequestSchema)` to create a new message.
  */
 export const ResetRequestSchema: GenMessage<ResetRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 27);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 31);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ResetReply
@@ -716,7 +830,7 @@ export type ResetReply = Message<"plinth.machine.v1alpha1.ResetReply"> & {
  * Use `create(ResetReplySchema)` to create a new message.
  */
 export const ResetReplySchema: GenMessage<ResetReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 28);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 32);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ResetResponse
@@ -733,7 +847,7 @@ export type ResetResponse = Message<"plinth.machine.v1alpha1.ResetResponse"> & {
  * Use `create(ResetResponseSchema)` to create a new message.
  */
 export const ResetResponseSchema: GenMessage<ResetResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 29);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 33);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ConfigHistoryRequest
@@ -752,7 +866,7 @@ export type ConfigHistoryRequest = Message<"plinth.machine.v1alpha1.ConfigHistor
  * Use `create(ConfigHistoryRequestSchema)` to create a new message.
  */
 export const ConfigHistoryRequestSchema: GenMessage<ConfigHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 30);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 34);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ConfigHistoryEntry
@@ -788,6 +902,13 @@ export type ConfigHistoryEntry = Message<"plinth.machine.v1alpha1.ConfigHistoryE
    * @generated from field: bytes data = 5;
    */
   data: Uint8Array;
+
+  /**
+   * Why the config was applied when not by a user's apply: a rollback, a staged config taking effect.
+   *
+   * @generated from field: string note = 6;
+   */
+  note: string;
 };
 
 /**
@@ -795,7 +916,7 @@ export type ConfigHistoryEntry = Message<"plinth.machine.v1alpha1.ConfigHistoryE
  * Use `create(ConfigHistoryEntrySchema)` to create a new message.
  */
 export const ConfigHistoryEntrySchema: GenMessage<ConfigHistoryEntry> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 31);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 35);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ConfigHistoryReply
@@ -817,7 +938,7 @@ export type ConfigHistoryReply = Message<"plinth.machine.v1alpha1.ConfigHistoryR
  * Use `create(ConfigHistoryReplySchema)` to create a new message.
  */
 export const ConfigHistoryReplySchema: GenMessage<ConfigHistoryReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 32);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 36);
 
 /**
  * @generated from message plinth.machine.v1alpha1.ConfigHistoryResponse
@@ -834,7 +955,106 @@ export type ConfigHistoryResponse = Message<"plinth.machine.v1alpha1.ConfigHisto
  * Use `create(ConfigHistoryResponseSchema)` to create a new message.
  */
 export const ConfigHistoryResponseSchema: GenMessage<ConfigHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 33);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 37);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.ConfigRollbackRequest
+ */
+export type ConfigRollbackRequest = Message<"plinth.machine.v1alpha1.ConfigRollbackRequest"> & {
+  /**
+   * The version to apply again; 0 for the one applied before the current config.
+   *
+   * @generated from field: uint64 version = 1;
+   */
+  version: bigint;
+
+  /**
+   * Validate and compute the diff and the resource changes, change nothing.
+   *
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.ConfigRollbackRequest.
+ * Use `create(ConfigRollbackRequestSchema)` to create a new message.
+ */
+export const ConfigRollbackRequestSchema: GenMessage<ConfigRollbackRequest> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 38);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.ConfigRollbackReply
+ */
+export type ConfigRollbackReply = Message<"plinth.machine.v1alpha1.ConfigRollbackReply"> & {
+  /**
+   * @generated from field: plinth.common.v1alpha1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * APPLY_MODE_NO_REBOOT, or APPLY_MODE_REBOOT when the agent restarts for it.
+   *
+   * @generated from field: plinth.machine.v1alpha1.ApplyMode mode = 2;
+   */
+  mode: ApplyMode;
+
+  /**
+   * @generated from field: string mode_details = 3;
+   */
+  modeDetails: string;
+
+  /**
+   * @generated from field: repeated string warnings = 4;
+   */
+  warnings: string[];
+
+  /**
+   * @generated from field: string diff = 5;
+   */
+  diff: string;
+
+  /**
+   * @generated from field: repeated plinth.machine.v1alpha1.ResourceChange resource_changes = 6;
+   */
+  resourceChanges: ResourceChange[];
+
+  /**
+   * The new config version (the earlier config, stored again); 0 for a dry run.
+   *
+   * @generated from field: uint64 version = 7;
+   */
+  version: bigint;
+
+  /**
+   * @generated from field: repeated string restart_fields = 8;
+   */
+  restartFields: string[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.ConfigRollbackReply.
+ * Use `create(ConfigRollbackReplySchema)` to create a new message.
+ */
+export const ConfigRollbackReplySchema: GenMessage<ConfigRollbackReply> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 39);
+
+/**
+ * @generated from message plinth.machine.v1alpha1.ConfigRollbackResponse
+ */
+export type ConfigRollbackResponse = Message<"plinth.machine.v1alpha1.ConfigRollbackResponse"> & {
+  /**
+   * @generated from field: repeated plinth.machine.v1alpha1.ConfigRollbackReply messages = 1;
+   */
+  messages: ConfigRollbackReply[];
+};
+
+/**
+ * Describes the message plinth.machine.v1alpha1.ConfigRollbackResponse.
+ * Use `create(ConfigRollbackResponseSchema)` to create a new message.
+ */
+export const ConfigRollbackResponseSchema: GenMessage<ConfigRollbackResponse> = /*@__PURE__*/
+  messageDesc(file_plinth_machine_v1alpha1_machine, 40);
 
 /**
  * @generated from message plinth.machine.v1alpha1.IssueClientConfigRequest
@@ -867,7 +1087,7 @@ export type IssueClientConfigRequest = Message<"plinth.machine.v1alpha1.IssueCli
  * Use `create(IssueClientConfigRequestSchema)` to create a new message.
  */
 export const IssueClientConfigRequestSchema: GenMessage<IssueClientConfigRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 34);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 41);
 
 /**
  * @generated from message plinth.machine.v1alpha1.IssueClientConfigReply
@@ -891,7 +1111,7 @@ export type IssueClientConfigReply = Message<"plinth.machine.v1alpha1.IssueClien
  * Use `create(IssueClientConfigReplySchema)` to create a new message.
  */
 export const IssueClientConfigReplySchema: GenMessage<IssueClientConfigReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 35);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 42);
 
 /**
  * @generated from message plinth.machine.v1alpha1.IssueClientConfigResponse
@@ -908,7 +1128,7 @@ export type IssueClientConfigResponse = Message<"plinth.machine.v1alpha1.IssueCl
  * Use `create(IssueClientConfigResponseSchema)` to create a new message.
  */
 export const IssueClientConfigResponseSchema: GenMessage<IssueClientConfigResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 36);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 43);
 
 /**
  * @generated from message plinth.machine.v1alpha1.BootstrapRequest
@@ -921,7 +1141,7 @@ export type BootstrapRequest = Message<"plinth.machine.v1alpha1.BootstrapRequest
  * Use `create(BootstrapRequestSchema)` to create a new message.
  */
 export const BootstrapRequestSchema: GenMessage<BootstrapRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 37);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 44);
 
 /**
  * @generated from message plinth.machine.v1alpha1.BootstrapReply
@@ -945,7 +1165,7 @@ export type BootstrapReply = Message<"plinth.machine.v1alpha1.BootstrapReply"> &
  * Use `create(BootstrapReplySchema)` to create a new message.
  */
 export const BootstrapReplySchema: GenMessage<BootstrapReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 38);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 45);
 
 /**
  * @generated from message plinth.machine.v1alpha1.BootstrapResponse
@@ -962,7 +1182,7 @@ export type BootstrapResponse = Message<"plinth.machine.v1alpha1.BootstrapRespon
  * Use `create(BootstrapResponseSchema)` to create a new message.
  */
 export const BootstrapResponseSchema: GenMessage<BootstrapResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 39);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 46);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdMemberListRequest
@@ -975,7 +1195,7 @@ export type EtcdMemberListRequest = Message<"plinth.machine.v1alpha1.EtcdMemberL
  * Use `create(EtcdMemberListRequestSchema)` to create a new message.
  */
 export const EtcdMemberListRequestSchema: GenMessage<EtcdMemberListRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 40);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 47);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdMember
@@ -1035,7 +1255,7 @@ export type EtcdMember = Message<"plinth.machine.v1alpha1.EtcdMember"> & {
  * Use `create(EtcdMemberSchema)` to create a new message.
  */
 export const EtcdMemberSchema: GenMessage<EtcdMember> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 41);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 48);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdMemberListReply
@@ -1057,7 +1277,7 @@ export type EtcdMemberListReply = Message<"plinth.machine.v1alpha1.EtcdMemberLis
  * Use `create(EtcdMemberListReplySchema)` to create a new message.
  */
 export const EtcdMemberListReplySchema: GenMessage<EtcdMemberListReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 42);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 49);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdMemberListResponse
@@ -1074,7 +1294,7 @@ export type EtcdMemberListResponse = Message<"plinth.machine.v1alpha1.EtcdMember
  * Use `create(EtcdMemberListResponseSchema)` to create a new message.
  */
 export const EtcdMemberListResponseSchema: GenMessage<EtcdMemberListResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 43);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 50);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdStatusRequest
@@ -1087,7 +1307,7 @@ export type EtcdStatusRequest = Message<"plinth.machine.v1alpha1.EtcdStatusReque
  * Use `create(EtcdStatusRequestSchema)` to create a new message.
  */
 export const EtcdStatusRequestSchema: GenMessage<EtcdStatusRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 44);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 51);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdMemberStatus
@@ -1153,7 +1373,7 @@ export type EtcdMemberStatus = Message<"plinth.machine.v1alpha1.EtcdMemberStatus
  * Use `create(EtcdMemberStatusSchema)` to create a new message.
  */
 export const EtcdMemberStatusSchema: GenMessage<EtcdMemberStatus> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 45);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 52);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdStatusReply
@@ -1175,7 +1395,7 @@ export type EtcdStatusReply = Message<"plinth.machine.v1alpha1.EtcdStatusReply">
  * Use `create(EtcdStatusReplySchema)` to create a new message.
  */
 export const EtcdStatusReplySchema: GenMessage<EtcdStatusReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 46);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 53);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdStatusResponse
@@ -1192,7 +1412,7 @@ export type EtcdStatusResponse = Message<"plinth.machine.v1alpha1.EtcdStatusResp
  * Use `create(EtcdStatusResponseSchema)` to create a new message.
  */
 export const EtcdStatusResponseSchema: GenMessage<EtcdStatusResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 47);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 54);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdSnapshotRequest
@@ -1205,7 +1425,7 @@ export type EtcdSnapshotRequest = Message<"plinth.machine.v1alpha1.EtcdSnapshotR
  * Use `create(EtcdSnapshotRequestSchema)` to create a new message.
  */
 export const EtcdSnapshotRequestSchema: GenMessage<EtcdSnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 48);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 55);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdSnapshotResponse
@@ -1229,7 +1449,7 @@ export type EtcdSnapshotResponse = Message<"plinth.machine.v1alpha1.EtcdSnapshot
  * Use `create(EtcdSnapshotResponseSchema)` to create a new message.
  */
 export const EtcdSnapshotResponseSchema: GenMessage<EtcdSnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 49);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 56);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdForfeitLeadershipRequest
@@ -1242,7 +1462,7 @@ export type EtcdForfeitLeadershipRequest = Message<"plinth.machine.v1alpha1.Etcd
  * Use `create(EtcdForfeitLeadershipRequestSchema)` to create a new message.
  */
 export const EtcdForfeitLeadershipRequestSchema: GenMessage<EtcdForfeitLeadershipRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 50);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 57);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdForfeitLeadershipReply
@@ -1266,7 +1486,7 @@ export type EtcdForfeitLeadershipReply = Message<"plinth.machine.v1alpha1.EtcdFo
  * Use `create(EtcdForfeitLeadershipReplySchema)` to create a new message.
  */
 export const EtcdForfeitLeadershipReplySchema: GenMessage<EtcdForfeitLeadershipReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 51);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 58);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdForfeitLeadershipResponse
@@ -1283,7 +1503,7 @@ export type EtcdForfeitLeadershipResponse = Message<"plinth.machine.v1alpha1.Etc
  * Use `create(EtcdForfeitLeadershipResponseSchema)` to create a new message.
  */
 export const EtcdForfeitLeadershipResponseSchema: GenMessage<EtcdForfeitLeadershipResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 52);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 59);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdLeaveClusterRequest
@@ -1302,7 +1522,7 @@ export type EtcdLeaveClusterRequest = Message<"plinth.machine.v1alpha1.EtcdLeave
  * Use `create(EtcdLeaveClusterRequestSchema)` to create a new message.
  */
 export const EtcdLeaveClusterRequestSchema: GenMessage<EtcdLeaveClusterRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 53);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 60);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdLeaveClusterReply
@@ -1324,7 +1544,7 @@ export type EtcdLeaveClusterReply = Message<"plinth.machine.v1alpha1.EtcdLeaveCl
  * Use `create(EtcdLeaveClusterReplySchema)` to create a new message.
  */
 export const EtcdLeaveClusterReplySchema: GenMessage<EtcdLeaveClusterReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 54);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 61);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdLeaveClusterResponse
@@ -1341,7 +1561,7 @@ export type EtcdLeaveClusterResponse = Message<"plinth.machine.v1alpha1.EtcdLeav
  * Use `create(EtcdLeaveClusterResponseSchema)` to create a new message.
  */
 export const EtcdLeaveClusterResponseSchema: GenMessage<EtcdLeaveClusterResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 55);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 62);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdRemoveMemberRequest
@@ -1360,7 +1580,7 @@ export type EtcdRemoveMemberRequest = Message<"plinth.machine.v1alpha1.EtcdRemov
  * Use `create(EtcdRemoveMemberRequestSchema)` to create a new message.
  */
 export const EtcdRemoveMemberRequestSchema: GenMessage<EtcdRemoveMemberRequest> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 56);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 63);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdRemoveMemberReply
@@ -1382,7 +1602,7 @@ export type EtcdRemoveMemberReply = Message<"plinth.machine.v1alpha1.EtcdRemoveM
  * Use `create(EtcdRemoveMemberReplySchema)` to create a new message.
  */
 export const EtcdRemoveMemberReplySchema: GenMessage<EtcdRemoveMemberReply> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 57);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 64);
 
 /**
  * @generated from message plinth.machine.v1alpha1.EtcdRemoveMemberResponse
@@ -1399,7 +1619,7 @@ export type EtcdRemoveMemberResponse = Message<"plinth.machine.v1alpha1.EtcdRemo
  * Use `create(EtcdRemoveMemberResponseSchema)` to create a new message.
  */
 export const EtcdRemoveMemberResponseSchema: GenMessage<EtcdRemoveMemberResponse> = /*@__PURE__*/
-  messageDesc(file_plinth_machine_v1alpha1_machine, 58);
+  messageDesc(file_plinth_machine_v1alpha1_machine, 65);
 
 /**
  * How an applied config takes effect.
@@ -1439,6 +1659,13 @@ export const ApplyMode = {
    * @generated from enum value: APPLY_MODE_TRY = 4;
    */
   TRY: 4,
+
+  /**
+   * Only in replies: applied, and the agent restarts to put changes into effect that need it.
+   *
+   * @generated from enum value: APPLY_MODE_REBOOT = 5;
+   */
+  REBOOT: 5,
 } as const;
 
 /**
@@ -1453,6 +1680,46 @@ export type ApplyMode = (typeof ApplyMode)[keyof typeof ApplyMode] | UnknownEnum
  */
 export const ApplyModeSchema: GenEnum<ApplyMode> = /*@__PURE__*/
   enumDesc(file_plinth_machine_v1alpha1_machine, 0);
+
+/**
+ * What applying a config would do to one spec resource.
+ *
+ * @generated from enum plinth.machine.v1alpha1.ResourceChangeAction
+ */
+export const ResourceChangeAction = {
+  /**
+   * @generated from enum value: RESOURCE_CHANGE_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * @generated from enum value: RESOURCE_CHANGE_ACTION_CREATE = 1;
+   */
+  CREATE: 1,
+
+  /**
+   * @generated from enum value: RESOURCE_CHANGE_ACTION_UPDATE = 2;
+   */
+  UPDATE: 2,
+
+  /**
+   * @generated from enum value: RESOURCE_CHANGE_ACTION_DESTROY = 3;
+   */
+  DESTROY: 3,
+} as const;
+
+/**
+ * What applying a config would do to one spec resource.
+ *
+ * @generated from enum plinth.machine.v1alpha1.ResourceChangeAction
+ */
+export type ResourceChangeAction = (typeof ResourceChangeAction)[keyof typeof ResourceChangeAction] | UnknownEnum;
+
+/**
+ * Describes the enum plinth.machine.v1alpha1.ResourceChangeAction.
+ */
+export const ResourceChangeActionSchema: GenEnum<ResourceChangeAction> = /*@__PURE__*/
+  enumDesc(file_plinth_machine_v1alpha1_machine, 1);
 
 /**
  * Manages one machine. Every unary response holds `repeated <Rpc>Reply messages`, one per node
@@ -1471,6 +1738,16 @@ export const MachineService: GenService<{
     methodKind: "unary";
     input: typeof ApplyConfigurationRequestSchema;
     output: typeof ApplyConfigurationResponseSchema;
+  },
+  /**
+   * Keeps the config being tried (APPLY_MODE_TRY) instead of rolling it back when its time is up.
+   *
+   * @generated from rpc plinth.machine.v1alpha1.MachineService.ConfirmConfiguration
+   */
+  confirmConfiguration: {
+    methodKind: "unary";
+    input: typeof ConfirmConfigurationRequestSchema;
+    output: typeof ConfirmConfigurationResponseSchema;
   },
   /**
    * The agent's version. Allowed in maintenance mode.
@@ -1551,6 +1828,16 @@ export const MachineService: GenService<{
     methodKind: "unary";
     input: typeof ConfigHistoryRequestSchema;
     output: typeof ConfigHistoryResponseSchema;
+  },
+  /**
+   * Applies an earlier config of the history again (as APPLY_MODE_AUTO), as a new version.
+   *
+   * @generated from rpc plinth.machine.v1alpha1.MachineService.ConfigRollback
+   */
+  configRollback: {
+    methodKind: "unary";
+    input: typeof ConfigRollbackRequestSchema;
+    output: typeof ConfigRollbackResponseSchema;
   },
   /**
    * Issues a client config (client certificate and key, signed by the API CA) for the given roles.
