@@ -13,7 +13,7 @@ export interface Prerequisite {
   readonly neededBy: readonly Feature[];
 }
 
-export const features = ["state-etcd", "host", "sandbox", "cluster", "tests"] as const;
+export const features = ["state-etcd", "host", "sandbox", "cluster", "tests", "bench"] as const;
 export type Feature = (typeof features)[number];
 
 export const prerequisites: readonly Prerequisite[] = [
@@ -38,4 +38,6 @@ export const prerequisites: readonly Prerequisite[] = [
   { binary: "nsenter", aptPackage: "util-linux", versionArgs: ["--version"], neededBy: ["sandbox", "tests"] },
   { binary: "pgrep", aptPackage: "procps", versionArgs: ["-V"], neededBy: ["sandbox", "tests"] },
   { binary: "sysctl", aptPackage: "procps", versionArgs: ["-V"], neededBy: ["host", "tests"] },
+  // The API balancer benchmark runs haproxy beside Plinth's balancer, with the same load.
+  { binary: "haproxy", aptPackage: "haproxy", versionArgs: ["-v"], neededBy: ["bench"] },
 ];
