@@ -42,6 +42,14 @@ export const FileStatus = defineResource({
     sha256: z.string().optional(),
     /** The file did not exist before Plinth wrote it: it is removed with its spec. */
     createdByPlinth: z.boolean(),
+    /**
+     * Where the content the file had before Plinth first overwrote it is kept (on the host, readable
+     * by root only): written back, with `originalMode`, when the spec goes away.
+     */
+    backup: z.string().optional(),
+    originalMode: z.number().int().optional(),
+    /** What Plinth appended to a file that existed before: taken off its end when the spec goes away. */
+    appended: z.strictObject({ length: z.number().int().nonnegative(), sha256: z.string() }).optional(),
     /** Hash of the spec last applied without error: a later difference under the same spec is drift. */
     specHash: z.string().optional(),
     error: z.string().optional(),

@@ -37,6 +37,8 @@ export const HostnameStatus = defineResource({
     managed: z.boolean(),
     /** The name the spec asks for (resolved for `auto: stable`). */
     desired: z.string().optional(),
+    /** The kernel's hostname before Plinth first set it: set again when the document goes away. */
+    original: z.string().optional(),
     /** Hash of the spec last applied without error: a later difference under the same spec is drift. */
     specHash: z.string().optional(),
     error: z.string().optional(),

@@ -11,6 +11,7 @@ const paths = {
   conf: "/var/lib/plinth-test/app.conf",
   log: "/etc/plinth-test-append",
   blocked: "/var/ro/plinth-test",
+  theirs: "/etc/plinth-test-theirs",
 };
 const config = `apiVersion: v1alpha1
 kind: Files
@@ -26,6 +27,8 @@ files:
     op: append
   - path: ${paths.blocked}
     content: "never\\n"
+  - path: ${paths.theirs}
+    content: "ours\\n"
 `;
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const ptr = (path: string) => FileStatus.ptr(idFromText(path));
@@ -41,6 +44,7 @@ describe("file controller", () => {
       controllers: (o) => [createFileConfigController({ mode: "netns" }), createFileController(o)],
     });
     await h.sh(`echo first > ${paths.log}`);
+    await h.sh(`echo theirs > ${paths.theirs} && chmod 640 ${paths.theirs}`);
     await h.sh("mkdir -p /var/ro && mount --bind /var/ro /var/ro && mount -o remount,bind,ro /var/ro");
   });
   after(() => h.close());
@@ -66,6 +70,11 @@ describe("file controller", () => {
     assert.equal(log?.spec.createdByPlinth, false);
     assert.equal(await h.sh(`cat ${paths.log}`), "first\nappended\n");
     assert.equal(log?.spec.sha256, sha256("first\nappended\n"));
+
+    const theirs = await h.waitFor(ptr(paths.theirs), (r) => r?.spec.exists === true);
+    assert.equal(theirs?.spec.createdByPlinth, false);
+    assert.equal(theirs?.spec.originalMode, 0o640);
+    assert.equal(await h.sh(`cat ${paths.theirs} ${theirs?.spec.backup}`), "ours\ntheirs\n");
 
     const blocked = await h.waitFor(ptr(paths.blocked), (r) => r?.spec.error !== undefined);
     assert.match(blocked!.spec.error!, /^cannot write \/var\/ro\/plinth-test: EROFS: read-only file system/);
@@ -109,14 +118,18 @@ describe("file controller", () => {
     assert.equal(await h.sh(`stat -c %a ${paths.motd} && cat ${paths.conf}`), "600\nport = 1\n");
   });
 
-  it("removes the files it created when the document goes away, and keeps the others", async () => {
+  it("undoes its work when the document goes away: created files removed, others as they were", async () => {
+    const backup = (await h.state.get(ptr(paths.theirs))).spec.backup;
     await h.apply("apiVersion: v1alpha1\nkind: Hostname\nhostname: files-box\n");
     for (const path of Object.values(paths)) await h.waitFor(ptr(path), (r) => r === undefined);
     assert.equal(
       await h.sh(`ls ${paths.motd} ${paths.conf} 2>&1 || true`).then((t) => t.match(/No such file/g)?.length),
       2,
     );
-    assert.equal(await h.sh(`cat ${paths.log}`), "rotated\nappended\n");
+    // What was appended is taken off the end; the user's own edit stays.
+    assert.equal(await h.sh(`cat ${paths.log}`), "rotated\n");
+    assert.equal(await h.sh(`stat -c %a ${paths.theirs} && cat ${paths.theirs}`), "640\ntheirs\n");
+    assert.equal(await h.sh(`test -e ${backup} && echo kept || echo gone`), "gone\n");
   });
 
   it("leaves the machine running the tests unchanged", async () => {

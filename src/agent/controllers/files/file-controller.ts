@@ -19,12 +19,14 @@ const octal = (mode: number) => `0${mode.toString(8)}`;
 /**
  * Writes the files the specs ask for: `create` only when missing, `overwrite` keeping content and
  * mode equal to the spec, `append` keeping the content at the end. Whole files are written
- * atomically (temp file, fsync, rename). A file Plinth created is removed with its spec; files
- * that existed before are left as they are. One file that cannot be written is an error in its
- * own status only.
+ * atomically (temp file, fsync, rename). When the spec goes away, what Plinth did is undone: a
+ * file it created is removed, a file it overwrote gets its earlier content and mode back (kept
+ * meanwhile in a backup file), and what it appended is taken off the end, as long as it is still
+ * there. One file that cannot be written is an error in its own status only.
  */
 export function createFileController(options: OperatorOptions): Controller {
   const { host } = options;
+  const backupDir = options.fileBackupDir ?? defaultFileBackupDir;
   return {
     name: fileControllerName,
     inputs: [{ namespace: "runtime", type: FileSpec.type, kind: "weak" }, configRevisionInput],
@@ -40,10 +42,10 @@ export function createFileController(options: OperatorOptions): Controller {
       );
       const wanted = new Set(specs.map((s) => s.metadata.id));
       for (const [id, status] of previous) {
-        if (wanted.has(id) || !status.createdByPlinth) continue;
-        await host.removeFile(status.path).then(
-          () => ctx.log.info({ path: status.path }, "file removed with its spec"),
-          (err) => ctx.log.warn({ err, path: status.path }, "cannot remove file"),
+        if (wanted.has(id)) continue;
+        await undo(host, status).then(
+          (what) => what && ctx.log.info({ path: status.path }, what),
+          (err) => ctx.log.warn({ err, path: status.path }, "cannot undo what Plinth did to the file"),
         );
       }
 
@@ -54,6 +56,7 @@ export function createFileController(options: OperatorOptions): Controller {
         const before = previous.get(id);
         const specHash = fingerprint(spec);
         let createdByPlinth = before?.createdByPlinth ?? false;
+        let { backup, originalMode, appended } = before ?? {};
         let error: string | undefined;
         try {
           const current = await host.readFile(spec.path);
@@ -67,11 +70,20 @@ export function createFileController(options: OperatorOptions): Controller {
                 found: problem,
               });
             }
+            if (current !== undefined && !createdByPlinth && spec.op === "overwrite" && !backup) {
+              const path = `${backupDir}/${id}`;
+              await host.writeFileAtomic(path, current, { mode: 0o600 });
+              backup = path;
+              originalMode = mode;
+            }
             if (current === undefined || spec.op === "overwrite") {
               await host.writeFileAtomic(spec.path, spec.content, { mode: spec.mode });
               if (current === undefined) createdByPlinth = true;
             } else {
               await host.appendFile(spec.path, spec.content);
+              if (!createdByPlinth) {
+                appended = { length: spec.content.length, sha256: await sha256Hex(spec.content) };
+              }
             }
           }
           await drift.inSync(id);
@@ -86,6 +98,9 @@ export function createFileController(options: OperatorOptions): Controller {
           exists: observed !== undefined,
           ...observed,
           createdByPlinth,
+          backup,
+          originalMode,
+          appended,
           specHash: error ? undefined : specHash,
           error,
         });
@@ -95,6 +110,35 @@ export function createFileController(options: OperatorOptions): Controller {
       return requeue(options);
     },
   };
+}
+
+export const defaultFileBackupDir = "/var/lib/plinth/file-backups";
+
+/** Undoes what Plinth did to a file whose spec went away; says what it did, if anything. */
+async function undo(host: Host, status: Status): Promise<string | undefined> {
+  if (status.createdByPlinth) {
+    await host.removeFile(status.path);
+    return "file removed with its spec";
+  }
+  if (status.backup) {
+    const original = await host.readFile(status.backup);
+    if (original === undefined) return `backup ${status.backup} is missing: the file keeps its content`;
+    await host.writeFileAtomic(status.path, original, { mode: status.originalMode ?? 0o644 });
+    await host.removeFile(status.backup);
+    return "file content from before Plinth restored";
+  }
+  if (status.appended) {
+    const current = await host.readFile(status.path);
+    const { length, sha256 } = status.appended;
+    if (current === undefined || current.length < length) return undefined;
+    if ((await sha256Hex(current.slice(current.length - length))) !== sha256) return undefined;
+    const mode = await host.fileMode(status.path);
+    await host.writeFileAtomic(status.path, current.slice(0, current.length - length), {
+      mode: mode ?? 0o644,
+    });
+    return "appended content removed with its spec";
+  }
+  return undefined;
 }
 
 /** How the file differs from what the spec asks, or undefined when it does not. */

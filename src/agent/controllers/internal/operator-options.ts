@@ -9,6 +9,8 @@ export interface OperatorOptions {
   readonly driftCheckMs?: number;
   /** The clock for drift reports. */
   readonly now?: () => Date;
+  /** Where the file controller keeps the content of files it overwrote; default /var/lib/plinth/file-backups. */
+  readonly fileBackupDir?: string;
 }
 
 export const defaultDriftCheckMs = 5000;

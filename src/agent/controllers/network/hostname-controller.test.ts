@@ -32,6 +32,7 @@ describe("hostname controller", () => {
     const st = await h.waitFor(ptr, (r) => r?.spec.hostname === "node-7");
     assert.equal(st?.spec.etcHostname, "node-7");
     assert.equal(st?.spec.managed, true);
+    assert.equal(st?.spec.original, "hostname-box");
     assert.equal(st?.spec.error, undefined);
     assert.equal((await h.sh("hostname")).trim(), "node-7");
     assert.equal(await h.sh("cat /etc/hostname"), "node-7\n");
@@ -65,13 +66,14 @@ describe("hostname controller", () => {
     assert.match(st!.spec.error!, /machine-id/);
   });
 
-  it("leaves the hostname as it is when the document goes away", async () => {
-    const name = (await h.sh("hostname")).trim();
+  it("sets the hostname from before Plinth again when the document goes away", async () => {
     await h.apply("apiVersion: v1alpha1\nkind: Resolvers\nnameservers: [10.0.0.53]\n");
     const st = await h.waitFor(ptr, (r) => r?.spec.managed === false);
-    assert.equal(st?.spec.hostname, name);
+    assert.equal(st?.spec.hostname, "hostname-box");
+    assert.equal(st?.spec.original, undefined);
     assert.equal(st?.spec.error, undefined);
-    assert.equal((await h.sh("hostname")).trim(), name);
+    assert.equal((await h.sh("hostname")).trim(), "hostname-box");
+    assert.equal(await h.sh("cat /etc/hostname"), "hostname-box\n");
   });
 
   it("leaves the machine running the tests unchanged", async () => {

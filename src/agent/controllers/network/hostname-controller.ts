@@ -12,8 +12,9 @@ export const hostnameControllerName = "HostnameController";
 
 /**
  * Sets the hostname the spec asks for in the kernel (the UTS namespace) and in /etc/hostname,
- * and reports the hostname observed, with or without a spec. Removing the spec leaves the name
- * as it is: a machine always has one.
+ * and reports the hostname observed, with or without a spec. The name the machine had before is
+ * kept in the status and set again when the spec goes away (a rollback to a config without a
+ * Hostname document gets the machine's own name back).
  */
 export function createHostnameController(options: OperatorOptions): Controller {
   const { host } = options;
@@ -31,10 +32,21 @@ export function createHostnameController(options: OperatorOptions): Controller {
       let desired: string | undefined;
       let specHash: string | undefined;
       let error: string | undefined;
+      let original = previous?.original;
+      if (!spec && original !== undefined) {
+        try {
+          await setBoth(host, original);
+          ctx.log.info({ hostname: original }, "hostname from before Plinth restored");
+        } catch (err) {
+          ctx.log.warn({ err, hostname: original }, "cannot restore the hostname");
+        }
+        original = undefined;
+      }
       if (spec) {
         try {
           desired = spec.hostname ?? (await stableHostname(host));
           const observed = await observe(host);
+          original ??= observed.hostname;
           if (observed.hostname !== desired || observed.etcHostname !== desired) {
             const hash = fingerprint({ desired });
             if (previous?.specHash === hash) {
@@ -44,12 +56,7 @@ export function createHostnameController(options: OperatorOptions): Controller {
                 found: `kernel ${observed.hostname}, /etc/hostname ${observed.etcHostname ?? "missing"}`,
               });
             }
-            if (observed.hostname !== desired) await host.setHostname(desired);
-            if (observed.etcHostname !== desired) {
-              await host.writeFileAtomic("/etc/hostname", `${desired}\n`, {
-                mode: (await host.fileMode("/etc/hostname")) ?? 0o644,
-              });
-            }
+            await setBoth(host, desired, observed);
           }
           specHash = fingerprint({ desired });
           await drift.inSync("hostname");
@@ -64,6 +71,7 @@ export function createHostnameController(options: OperatorOptions): Controller {
         etcHostname: observed.etcHostname,
         managed: spec !== undefined,
         desired,
+        original,
         specHash,
         error,
       });
@@ -78,6 +86,21 @@ export function createHostnameController(options: OperatorOptions): Controller {
 async function observe(host: Host): Promise<{ hostname: string; etcHostname: string | undefined }> {
   const etc = await host.readFile("/etc/hostname");
   return { hostname: await host.hostname(), etcHostname: etc?.split("\n")[0]?.trim() };
+}
+
+/** Sets the kernel's hostname and /etc/hostname to `name`, each only when it differs. */
+async function setBoth(
+  host: Host,
+  name: string,
+  observed?: Awaited<ReturnType<typeof observe>>,
+): Promise<void> {
+  const now = observed ?? (await observe(host));
+  if (now.hostname !== name) await host.setHostname(name);
+  if (now.etcHostname !== name) {
+    await host.writeFileAtomic("/etc/hostname", `${name}\n`, {
+      mode: (await host.fileMode("/etc/hostname")) ?? 0o644,
+    });
+  }
 }
 
 /** `auto: stable`: a name derived from /etc/machine-id, the same on every boot. */
