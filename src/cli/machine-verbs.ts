@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { version as clientVersion } from "../version.ts";
 import { answered, nodeOf, remote } from "./client/remote-call.ts";
 import { withSession } from "./client/with-session.ts";
+import { printWarnings, warnForce } from "./etcd.ts";
 
 /** `plinth version`, `plinth reboot`, `plinth reset [--graceful]`. */
 export function registerMachineVerbs(program: Command): void {
@@ -31,11 +32,15 @@ export function registerMachineVerbs(program: Command): void {
   program
     .command("reboot")
     .description("reboot the target nodes (on hosts Plinth does not own: restart the agent and its services)")
-    .action(async (_flags: unknown, cmd: Command) => {
+    .option("--force", "reboot a control plane even when etcd could lose its quorum (loudly)")
+    .action(async (flags: { force?: boolean }, cmd: Command) => {
+      if (flags.force) warnForce("rebooting");
       await withSession(cmd, async (s) => {
-        const res = await remote(s, () => s.machine.reboot({}, s.callOptions));
-        for (const r of answered(res.messages))
+        const res = await remote(s, () => s.machine.reboot({ force: !!flags.force }, s.callOptions));
+        for (const r of answered(res.messages)) {
+          printWarnings(nodeOf(r, s), r.warnings);
           process.stdout.write(`${nodeOf(r, s)}: rebooting (${r.actorId})\n`);
+        }
       });
     });
 
@@ -45,13 +50,20 @@ export function registerMachineVerbs(program: Command): void {
     .option("--graceful", "stop services in dependency order first", true)
     .option("--no-graceful", "stop everything at once")
     .option("--reboot", "reboot after the reset")
-    .action(async (flags: { graceful: boolean; reboot?: boolean }, cmd: Command) => {
+    .option("--force", "reset a control plane even when etcd could lose its quorum (loudly)")
+    .action(async (flags: { graceful: boolean; reboot?: boolean; force?: boolean }, cmd: Command) => {
+      if (flags.force) warnForce("resetting");
       await withSession(cmd, async (s) => {
         const res = await remote(s, () =>
-          s.machine.reset({ graceful: flags.graceful, reboot: !!flags.reboot }, s.callOptions),
+          s.machine.reset(
+            { graceful: flags.graceful, reboot: !!flags.reboot, force: !!flags.force },
+            s.callOptions,
+          ),
         );
-        for (const r of answered(res.messages))
+        for (const r of answered(res.messages)) {
+          printWarnings(nodeOf(r, s), r.warnings);
           process.stdout.write(`${nodeOf(r, s)}: resetting (${r.actorId})\n`);
+        }
       });
     });
 }

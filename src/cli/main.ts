@@ -8,6 +8,7 @@ import { registerCluster } from "./cluster.ts";
 import { registerConfig } from "./config.ts";
 import { registerConfigRemote } from "./config-remote.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerEtcd } from "./etcd.ts";
 import { registerGen } from "./gen.ts";
 import { registerGet } from "./get.ts";
 import { registerLogs } from "./logs.ts";
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerServices(program);
   registerLogs(program);
   registerMachineVerbs(program);
+  registerEtcd(program);
   registerCluster(program);
   registerAgent(program);
   return program;

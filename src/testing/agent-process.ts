@@ -5,7 +5,7 @@ import { freePort } from "./free-port.ts";
 
 export interface AgentProcess {
   readonly port: number;
-  /** "127.0.0.1:PORT". */
+  /** "HOST:PORT". */
   readonly endpoint: string;
   readonly stateDir: string;
   readonly pid: number | undefined;
@@ -17,6 +17,7 @@ export interface AgentProcess {
 }
 
 async function waitForPort(
+  host: string,
   port: number,
   child: ChildProcess,
   timeoutMs: number,
@@ -26,7 +27,7 @@ async function waitForPort(
   for (;;) {
     if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}:\n${output()}`);
     const open = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: "127.0.0.1", port });
+      const s = connect({ host, port });
       s.once("connect", () => {
         s.destroy();
         resolve(true);
@@ -40,12 +41,17 @@ async function waitForPort(
   }
 }
 
-/** Starts `plinth agent` as a child process on 127.0.0.1 and waits until its API listens. */
+/**
+ * Starts `plinth agent` as a child process and waits until its API listens on `host` (default
+ * 127.0.0.1; any 127.0.0.0/8 address gives the agent, and its etcd, an address of its own).
+ */
 export async function startAgentProcess(options: {
   stateDir: string;
+  host?: string;
   port?: number;
   args?: readonly string[];
 }): Promise<AgentProcess> {
+  const host = options.host ?? "127.0.0.1";
   const port = options.port ?? (await freePort());
   let child: ChildProcess;
   let log = "";
@@ -59,7 +65,7 @@ export async function startAgentProcess(options: {
         "--state-dir",
         options.stateDir,
         "--listen",
-        `127.0.0.1:${port}`,
+        `${host}:${port}`,
         "--metrics",
         "off",
         "--mode",
@@ -71,12 +77,12 @@ export async function startAgentProcess(options: {
     child.stderr?.setEncoding("utf8").on("data", (d: string) => {
       log += d;
     });
-    await waitForPort(port, child, 15_000, () => log);
+    await waitForPort(host, port, child, 15_000, () => log);
   }
   await launch();
   return {
     port,
-    endpoint: `127.0.0.1:${port}`,
+    endpoint: `${host}:${port}`,
     stateDir: options.stateDir,
     get pid() {
       return child.pid;

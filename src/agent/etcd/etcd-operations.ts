@@ -309,6 +309,8 @@ export function createEtcdOperations(options: EtcdOperationsOptions): EtcdOperat
       const client = await clients.client(ctx.ca, url);
       await etcdCall(`remove etcd member ${idHex}`, () => client.cluster.memberRemove({ ID: id }));
       log.warn({ member: idHex, name: target.name }, "removed an etcd member");
+      // A member gone for good must not keep the others from going through the lock.
+      if (target.name) await releaseLifecycleLock(client, target.name).catch(() => false);
       return `removed etcd member ${target.name || "(not started)"} (id ${target.id})`;
     },
     guard,

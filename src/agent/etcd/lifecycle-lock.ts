@@ -64,7 +64,7 @@ export async function acquireLifecycleLock(
   throw new PlinthError(
     "failed_precondition",
     current
-      ? `another control plane is going through a ${current.action}: ${current.member} holds the cluster-wide lock since ${current.at} (it is released when that node is back and healthy, at the latest ${ttl} s after it was taken)`
+      ? `another control plane is taking its etcd member down (${current.action}): ${current.member} holds the cluster-wide lock since ${current.at} (it is released when that node is back and healthy, at the latest ${ttl} s after it was taken)`
       : "another control plane holds the cluster-wide lock",
   );
 }
