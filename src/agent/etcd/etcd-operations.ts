@@ -16,7 +16,7 @@ import {
 } from "../resources/index.ts";
 import type { Supervisor } from "../services/supervisor.ts";
 import { type EtcdClients, etcdCall, memberIdFromHex } from "./etcd-clients.ts";
-import { type ClusterView, type MemberView, observeCluster } from "./etcd-observe.ts";
+import { type ClusterView, observeCluster } from "./etcd-observe.ts";
 import type { EtcdRootSecretContent, EtcdSpecContent } from "./etcd-spec.ts";
 import { acquireLifecycleLock, releaseLifecycleLock } from "./lifecycle-lock.ts";
 import { describeMember, type GuardedAction, quorumGuard } from "./quorum-guard.ts";
@@ -334,8 +334,6 @@ export function createEtcdOperations(options: EtcdOperationsOptions): EtcdOperat
     },
   };
 }
-
-export type { MemberView };
 
 /**
  * A member that left stays stopped until the next boot: then, with its data wiped, it joins
