@@ -7,10 +7,12 @@ import { addGlobalFlags } from "./client/global-flags.ts";
 import { registerCluster } from "./cluster.ts";
 import { registerConfig } from "./config.ts";
 import { registerConfigRemote } from "./config-remote.ts";
+import { registerDiscovery } from "./discovery.ts";
 import { registerDoctor } from "./doctor.ts";
 import { registerEtcd } from "./etcd.ts";
 import { registerGen } from "./gen.ts";
 import { registerGet } from "./get.ts";
+import { registerHealth } from "./health.ts";
 import { registerLogs } from "./logs.ts";
 import { registerMachineVerbs } from "./machine-verbs.ts";
 import { registerMachineconfig } from "./machineconfig.ts";
@@ -37,7 +39,9 @@ export function buildProgram(): Command {
   registerMachineVerbs(program);
   registerEtcd(program);
   registerCluster(program);
+  registerHealth(program);
   registerAgent(program);
+  registerDiscovery(program);
   return program;
 }
 
