@@ -26,6 +26,11 @@ export interface BalancerSettings {
   readonly idleTimeoutMs?: number;
   /** After one direction ended, the other may stay open this long; default 60 s; 0 no limit. */
   readonly halfClosedTimeoutMs?: number;
+  /**
+   * Keep-alive probes towards the upstream start once a connection has been idle this long
+   * (a short connection then costs no extra socket options); default 10 s; 0 never.
+   */
+  readonly keepAliveAfterMs?: number;
   /** See `PoolOptions.tolerance`. */
   readonly tolerance?: { readonly relative?: number; readonly absoluteMs?: number };
 }
@@ -39,6 +44,7 @@ export interface ResolvedSettings {
   readonly dialTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly halfClosedTimeoutMs: number;
+  readonly keepAliveAfterMs: number;
   readonly tolerance: { relative: number; absoluteMs: number };
 }
 
@@ -92,6 +98,7 @@ export function resolveSettings(settings: BalancerSettings): ResolvedSettings {
     dialTimeoutMs: duration("dialTimeoutMs", settings.dialTimeoutMs ?? timeoutMs, false),
     idleTimeoutMs: duration("idleTimeoutMs", settings.idleTimeoutMs ?? 600_000, true),
     halfClosedTimeoutMs: duration("halfClosedTimeoutMs", settings.halfClosedTimeoutMs ?? 60_000, true),
+    keepAliveAfterMs: duration("keepAliveAfterMs", settings.keepAliveAfterMs ?? 10_000, true),
     tolerance: { relative, absoluteMs: duration("tolerance.absoluteMs", absoluteMs, true) },
   };
 }

@@ -7,7 +7,7 @@ import type { BalancerStatus, UpstreamStatus } from "./balancer-status.ts";
 import { createHealthChecker, type Probe, reasonOf } from "./health-checker.ts";
 import { joinSockets } from "./join-sockets.ts";
 import { listen } from "./listen.ts";
-import { type Dial, dialTcp, probeWith } from "./node-dialer.ts";
+import { type Dial, dialTcp, probeTcp, probeWith } from "./node-dialer.ts";
 import { upstreamKey } from "./upstream-address.ts";
 import { createUpstreamPool, type Upstream } from "./upstream-pool.ts";
 
@@ -47,13 +47,8 @@ export interface Balancer {
   close(): Promise<void>;
 }
 
-const serverOptions = {
-  allowHalfOpen: true,
-  pauseOnConnect: true,
-  noDelay: true,
-  keepAlive: true,
-  keepAliveInitialDelay: 30_000,
-} as const;
+// No keep-alive towards clients: they are local, and a dead local process closes its sockets.
+const serverOptions = { allowHalfOpen: true, pauseOnConnect: true, noDelay: true } as const;
 
 interface Connection {
   readonly client: Socket;
@@ -86,19 +81,22 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
   const onChange = options.onChange ?? silent;
   const pool = createUpstreamPool({ ...settings.healthCheck, tolerance: settings.tolerance, onChange });
   const live = new Set<Connection>();
-  const dialing = new Set<AbortController>();
+  let dialing = 0;
+  let dialsDone: (() => void) | undefined;
   let refused = 0;
   let closed = false;
 
-  async function connectUpstream(signal: AbortSignal): Promise<Omit<Connection, "client"> | undefined> {
+  // No AbortSignal per connection: its listeners cost more than the rare wasted dial of a client
+  // that left while its upstream was being dialled (each dial is bounded by the dial timeout).
+  async function connectUpstream(): Promise<Omit<Connection, "client"> | undefined> {
     for (const target of pool.candidates()) {
       const started = performance.now();
       try {
-        const socket = await dial(target.address, { timeoutMs: settings.dialTimeoutMs, signal });
+        const socket = await dial(target.address, { timeoutMs: settings.dialTimeoutMs });
         if (target.inPool) pool.succeeded(target, performance.now() - started);
         return { upstream: socket, target };
       } catch (err) {
-        if (signal.aborted) return undefined;
+        if (closed) return undefined;
         // Out of local ports or descriptors says nothing about the upstream.
         if (hasCode(err, "resource_exhausted")) {
           log.warn({ err }, "cannot dial upstreams");
@@ -115,17 +113,14 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
       client.destroy();
       return;
     }
-    const abort = new AbortController();
-    dialing.add(abort);
-    const onEarlyClose = () => abort.abort(new Error("client went away"));
+    dialing++;
+    // The client is paused until joined; an error on it meanwhile must not crash the process.
     client.on("error", silent);
-    client.once("close", onEarlyClose);
-    void connectUpstream(abort.signal).then((found) => {
-      dialing.delete(abort);
-      client.off("close", onEarlyClose);
-      if (!found || abort.signal.aborted) {
+    void connectUpstream().then((found) => {
+      if (--dialing === 0) dialsDone?.();
+      if (!found || closed || client.destroyed) {
         found?.upstream.destroy();
-        if (!found && !abort.signal.aborted) refused++;
+        if (!found && !closed) refused++;
         client.destroy();
         return;
       }
@@ -136,6 +131,7 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
       joinSockets(client, upstream, {
         idleTimeoutMs: settings.idleTimeoutMs,
         halfClosedTimeoutMs: settings.halfClosedTimeoutMs,
+        keepAliveAfterMs: settings.keepAliveAfterMs,
         onClose(toUpstream, fromUpstream) {
           live.delete(conn);
           pool.closed(target, toUpstream, fromUpstream);
@@ -155,7 +151,7 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
   let bound = await listen(server, settings.host, settings.port);
   const checker = createHealthChecker(pool, {
     ...settings.healthCheck,
-    probe: options.probe ?? probeWith(dial),
+    probe: options.probe ?? (options.dial ? probeWith(options.dial) : probeTcp),
   });
   pool.set(settings.upstreams);
   const removeMetrics = options.registry ? addBalancerMetrics(options.registry, status) : silent;
@@ -238,12 +234,13 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
       closed = true;
       removeMetrics();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const abort of dialing) abort.abort(new Error("API balancer closed"));
+      const dialsEnded = dialing === 0 ? undefined : new Promise<void>((resolve) => (dialsDone = resolve));
       for (const c of live) {
         c.client.destroy();
         c.upstream.destroy();
       }
       await checker.stop();
+      await dialsEnded;
       await stopped;
     },
   };

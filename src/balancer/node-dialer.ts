@@ -1,6 +1,7 @@
-import { connect, type Socket } from "node:net";
+import { connect, type NetConnectOpts, type Socket } from "node:net";
 import { PlinthError } from "../errors/plinth-error.ts";
 import type { Probe } from "./health-checker.ts";
+import { attachReader, createRecyclingReader } from "./recycling-reader.ts";
 import type { UpstreamAddress } from "./upstream-address.ts";
 
 export interface DialOptions {
@@ -32,24 +33,21 @@ function dialError(address: UpstreamAddress, err: NodeJS.ErrnoException): Plinth
   return new PlinthError(code, `dial ${address.key}: ${reason}`, { cause: err });
 }
 
-/**
- * The Node adapter: `net.connect` with TCP_NODELAY and half-close allowed (the proxy forwards a
- * FIN instead of closing both ways), bounded by a timeout and an abort signal.
- */
-export const dialTcp: Dial = (address, options) =>
-  new Promise((resolve, reject) => {
+type SocketOptions = Omit<NetConnectOpts, "host" | "port">;
+
+function openTcp(
+  address: UpstreamAddress,
+  options: DialOptions,
+  socketOptions: SocketOptions,
+): Promise<Socket> {
+  return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
       reject(options.signal.reason);
       return;
     }
-    const socket = connect({
-      host: address.host,
-      port: address.port,
-      noDelay: true,
-      allowHalfOpen: true,
-      keepAlive: true,
-      keepAliveInitialDelay: 30_000,
-    });
+    const socket = connect({ host: address.host, port: address.port, ...socketOptions } as NetConnectOpts);
+    // Nothing is read before the caller is ready to forward it.
+    socket.pause();
     const fail = (err: Error) => {
       cleanup();
       socket.destroy();
@@ -81,6 +79,29 @@ export const dialTcp: Dial = (address, options) =>
       resolve(socket);
     });
   });
+}
+
+/**
+ * The Node adapter for the data path: `net.connect` with TCP_NODELAY, half-close allowed (the
+ * proxy forwards a FIN instead of closing both ways) and reads into recycled buffers; returned
+ * paused, bounded by a timeout and a signal. Keep-alive is left to the proxy (see `joinSockets`).
+ */
+export const dialTcp: Dial = (address, options) => {
+  const reader = createRecyclingReader();
+  return openTcp(address, options, { noDelay: true, allowHalfOpen: true, onread: reader.onread }).then(
+    (socket) => {
+      attachReader(socket, reader);
+      return socket;
+    },
+  );
+};
+
+/** The default health check: a TCP connect, closed at once. */
+export const probeTcp: Probe = async (address, signal) => {
+  // The checker's signal bounds the probe; this timeout only backs it up.
+  const socket = await openTcp(address, { timeoutMs: 60_000, signal }, {});
+  socket.destroy();
+};
 
 function ignore(): void {}
 

@@ -90,11 +90,17 @@ describe("upstream pool", () => {
     assert.equal(a!.checkFailures, 3);
   });
 
-  it("averages latency so that one fast sample does not win over a slow history", () => {
-    const pool = poolWith({ a: 10 }, { latencyWeight: 0.3 });
+  it("takes latency as the lowest of the recent samples, so that one delayed sample does not count", () => {
+    const pool = poolWith({ a: 0.4, b: 0.5 }, { latencyWindow: 3 });
     const [a] = pool.list();
-    pool.succeeded(a!, 0);
-    assert.ok(Math.abs(a!.latencyMs! - 7) < 1e-9, String(a!.latencyMs));
+    pool.succeeded(a!, 30); // e.g. this process's event loop was busy when the connect finished
+    assert.equal(a!.latencyMs, 0.4);
+    assert.deepEqual(firstChoices(pool, 10), { a: 5, b: 5 });
+    // A path that really became slower shows in every sample and takes over the window.
+    pool.succeeded(a!, 30);
+    pool.succeeded(a!, 30);
+    assert.equal(a!.latencyMs, 30);
+    assert.deepEqual(firstChoices(pool, 10), { b: 10 });
   });
 
   it("keeps the health and counters of upstreams that stay when the set changes", () => {
@@ -139,7 +145,7 @@ describe("upstream pool", () => {
       () => createUpstreamPool({ rise: 0 }),
       /'rise' must be an integer >= 1, current value is 0/,
     );
-    assert.throws(() => createUpstreamPool({ latencyWeight: 2 }), /'latencyWeight' must be in \(0, 1\]/);
+    assert.throws(() => createUpstreamPool({ latencyWindow: 0 }), /'latencyWindow' must be an integer >= 1/);
     assert.throws(
       () => createUpstreamPool({ tolerance: { absoluteMs: -1 } }),
       /'tolerance.absoluteMs' must be >= 0, current value is -1/,

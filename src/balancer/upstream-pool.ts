@@ -7,7 +7,12 @@ export type UpstreamHealth = "unknown" | "healthy" | "unhealthy";
 export interface Upstream {
   readonly address: UpstreamAddress;
   readonly health: UpstreamHealth;
-  /** Moving average of connect times (checks and dials), ms; undefined until one succeeded. */
+  /**
+   * Lowest connect time (checks and dials) among the last `latencyWindow`, ms; undefined until
+   * one succeeded. A moving minimum rather than an average: a delay of this process's event loop
+   * only ever adds to a sample, so the minimum filters it out, while a slower path to the upstream
+   * shows in every sample (the way TCP estimates its minimum round trip).
+   */
   readonly latencyMs: number | undefined;
   readonly consecutiveSuccesses: number;
   readonly consecutiveFailures: number;
@@ -28,8 +33,8 @@ export interface PoolOptions {
   readonly rise?: number;
   /** Consecutive failed checks that take an upstream out; default 1 (a failed dial always does). */
   readonly fall?: number;
-  /** Weight of the newest sample in the latency average; default 0.3. */
-  readonly latencyWeight?: number;
+  /** Samples the latency is the minimum of; default 8. */
+  readonly latencyWindow?: number;
   /**
    * Upstreams within `best + max(best × relative, absoluteMs)` of the fastest healthy one share
    * new connections; defaults 0.5 and 5 ms (above the noise of event-loop delays in measured connect times).
@@ -60,7 +65,11 @@ export interface UpstreamPool {
   configure(options: Omit<PoolOptions, "onChange">): void;
 }
 
-type MutableUpstream = { -readonly [K in keyof Upstream]: Upstream[K] };
+type MutableUpstream = { -readonly [K in keyof Upstream]: Upstream[K] } & {
+  /** Ring of the latest connect times. */
+  samples: number[];
+  next: number;
+};
 
 function positiveInt(what: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
@@ -81,25 +90,25 @@ function nonNegative(what: string, value: number): number {
 interface Settings {
   rise: number;
   fall: number;
-  weight: number;
+  window: number;
   relative: number;
   absoluteMs: number;
 }
 
 function settingsOf(options: Omit<PoolOptions, "onChange">): Settings {
-  const weight = options.latencyWeight ?? 0.3;
-  if (!(weight > 0 && weight <= 1)) {
-    throw new RangeError(
-      `Cannot configure upstream pool: 'latencyWeight' must be in (0, 1], current value is ${weight}`,
-    );
-  }
   return {
     rise: positiveInt("rise", options.rise ?? 2),
     fall: positiveInt("fall", options.fall ?? 1),
-    weight,
+    window: positiveInt("latencyWindow", options.latencyWindow ?? 8),
     relative: nonNegative("tolerance.relative", options.tolerance?.relative ?? 0.5),
     absoluteMs: nonNegative("tolerance.absoluteMs", options.tolerance?.absoluteMs ?? 5),
   };
+}
+
+/** The list starting at its `turn % length`th element (round-robin). */
+function rotate<T>(list: T[], turn: number): T[] {
+  const r = list.length > 1 ? turn % list.length : 0;
+  return r === 0 ? list : [...list.slice(r), ...list.slice(0, r)];
 }
 
 /** Health, latency and counters of a set of upstreams, and the choice among them. No I/O. */
@@ -142,6 +151,8 @@ export function createUpstreamPool(options: PoolOptions = {}): UpstreamPool {
           closedBytesFromUpstream: 0,
           lastError: undefined,
           inPool: true,
+          samples: [],
+          next: 0,
         };
         added.push(fresh);
         return fresh;
@@ -155,27 +166,34 @@ export function createUpstreamPool(options: PoolOptions = {}): UpstreamPool {
     list: () => members,
 
     candidates() {
-      // A healthy upstream always has a latency: only a success makes it healthy.
-      const healthy = members.filter((m) => m.health === "healthy");
-      const unknown = members.filter((m) => m.health === "unknown");
-      const down = members.filter((m) => m.health === "unhealthy");
+      // One pass per new connection, allocation-light: this runs on the data path.
       const start = turn++;
-      const rotate = <T>(list: readonly T[]): T[] =>
-        list.length < 2 ? [...list] : list.map((_, i) => list[(start + i) % list.length]!);
-      if (healthy.length === 0) return [...rotate(unknown), ...down];
-      const best = Math.min(...healthy.map((m) => m.latencyMs!));
+      let best = Number.POSITIVE_INFINITY;
+      for (const m of members) if (m.health === "healthy" && m.latencyMs! < best) best = m.latencyMs!;
       const limit = best + Math.max(best * settings.relative, settings.absoluteMs);
-      const near = rotate(healthy.filter((m) => m.latencyMs! <= limit));
+      const near: Upstream[] = [];
+      const far: Upstream[] = [];
+      const unknown: Upstream[] = [];
+      for (const m of members) {
+        if (m.health === "healthy") (m.latencyMs! <= limit ? near : far).push(m);
+        else if (m.health === "unknown") unknown.push(m);
+      }
+      const order = rotate(near, start);
       // Stable: among equally loaded upstreams the rotation decides.
-      near.sort((a, b) => a.activeConnections - b.activeConnections);
-      const far = healthy.filter((m) => m.latencyMs! > limit).sort(byLatency);
-      return [...near, ...far, ...rotate(unknown), ...down];
+      if (order.length > 1) order.sort((a, b) => a.activeConnections - b.activeConnections);
+      if (far.length > 1) far.sort(byLatency);
+      for (const m of far) order.push(m);
+      for (const m of rotate(unknown, start)) order.push(m);
+      for (const m of members) if (m.health === "unhealthy") order.push(m);
+      return order;
     },
 
     succeeded(upstream, latencyMs) {
       const u = upstream as MutableUpstream;
-      u.latencyMs =
-        u.latencyMs === undefined ? latencyMs : u.latencyMs + settings.weight * (latencyMs - u.latencyMs);
+      if (u.samples.length > settings.window) u.samples.length = settings.window;
+      u.next %= settings.window;
+      u.samples[u.next++] = latencyMs;
+      u.latencyMs = Math.min(...u.samples);
       u.consecutiveFailures = 0;
       u.consecutiveSuccesses++;
       if (u.health === "unknown" || (u.health === "unhealthy" && u.consecutiveSuccesses >= settings.rise)) {

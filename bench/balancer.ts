@@ -1,0 +1,438 @@
+// API balancer benchmark: the same load through haproxy (TCP mode, an equivalent config) and
+// through Plinth's balancer, in one run, against the same upstream processes on 127.0.20.x.
+// Each proxy runs in its own process; the load comes from this one. Figures: bulk MB/s and short
+// connections per second (each as a ratio ours / haproxy's), p50 latency added over a direct
+// connection, and the time from an upstream's death to the first good new connection.
+//
+// The file also holds the child processes' code: PLINTH_BENCH_ROLE=upstream|plinth runs one.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { connect, createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { startBalancer } from "../src/balancer/index.ts";
+import {
+  checkPrerequisites,
+  installHint,
+  installPackages,
+  isRoot,
+  selectPrerequisites,
+} from "../src/doctor/doctor.ts";
+import { freePort } from "../src/testing/free-port.ts";
+import { type BenchOptions, type Figure, percentile, printFigures, round } from "./harness.ts";
+
+const upstreamHosts = ["127.0.20.1", "127.0.20.2", "127.0.20.3"];
+const bulkStreams = 4;
+const bulkMs = 1000;
+const shortConcurrency = 32;
+const shortMs = 1000;
+const warmupMs = 200;
+const pingPongs = 2000;
+const rounds = 5;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+/** An upstream: echoes, or after a first chunk starting with BULK streams bytes until closed. */
+async function runUpstream(host: string, port: number): Promise<void> {
+  const block = Buffer.alloc(256 * 1024, 0x61);
+  const server = createServer({ noDelay: true }, (socket) => {
+    socket.on("error", () => {});
+    socket.once("data", (first: Buffer) => {
+      if (first.subarray(0, 4).toString() === "BULK") {
+        const pump = () => {
+          while (!socket.destroyed && socket.write(block)) {}
+        };
+        socket.on("drain", pump);
+        pump();
+        return;
+      }
+      socket.write(first);
+      socket.on("data", (d: Buffer) => socket.write(d));
+    });
+  });
+  server.listen({ host, port, backlog: 4096 }, () => {
+    process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`);
+  });
+}
+
+async function runPlinth(upstreams: string[]): Promise<void> {
+  const balancer = await startBalancer({ host: "127.0.0.1", port: 0, upstreams });
+  process.stdout.write(`${JSON.stringify({ port: balancer.address.port })}\n`);
+  process.once("SIGTERM", () => void balancer.close().then(() => process.exit(0)));
+}
+
+const role = process.env.PLINTH_BENCH_ROLE;
+if (role === "upstream") await runUpstream(process.env.BENCH_HOST!, Number(process.env.BENCH_PORT));
+if (role === "plinth") await runPlinth(process.env.BENCH_UPSTREAMS!.split(","));
+
+const self = fileURLToPath(import.meta.url);
+const children = new Set<ChildProcess>();
+
+/** Starts this file in a role and waits for the port it prints. */
+async function spawnRole(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [self], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  const lines = createInterface({ input: child.stdout! });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`bench child ${JSON.stringify(env)} exited with ${code}`)));
+  });
+  return { child, port: (JSON.parse(first) as { port: number }).port };
+}
+
+async function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill(signal);
+  await exited;
+}
+
+// ---------------------------------------------------------------------------------------------
+// haproxy
+
+/** haproxy must be there: `plinth doctor` installs it (as root) or says how. */
+async function haproxyPath(): Promise<string> {
+  const list = selectPrerequisites(["bench"]);
+  let checks = await checkPrerequisites(list);
+  let missing = checks.filter((c) => !c.found);
+  if (missing.length > 0 && isRoot()) {
+    await installPackages([...new Set(missing.map((m) => m.aptPackage))], {
+      log: (line) => process.stderr.write(`bench balancer: ${line}\n`),
+    });
+    checks = await checkPrerequisites(list);
+    missing = checks.filter((c) => !c.found);
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `bench balancer: ${missing.map((m) => m.binary).join(", ")} missing; run 'npx plinth doctor ` +
+        `--feature bench --install' as root (or: ${installHint(missing)})`,
+    );
+  }
+  return checks.find((c) => c.binary === "haproxy")!.path!;
+}
+
+/**
+ * The same behaviour as Plinth's balancer: TCP, round-robin, connect checks every 1 s with a
+ * 500 ms timeout, out after 1 failure and back after 2 successes, a failed connect retried on
+ * another server. One thread, like Node's event loop; no logging, chroot, user or daemon mode.
+ */
+function haproxyConfig(port: number, upstreams: readonly string[], threads: number): string {
+  return `global
+  nbthread ${threads}
+  maxconn 8000
+
+defaults
+  mode tcp
+  timeout connect 500ms
+  timeout client 10m
+  timeout server 10m
+  timeout client-fin 60s
+  timeout server-fin 60s
+  retries 2
+  option redispatch 1
+
+frontend bench
+  bind 127.0.0.1:${port}
+  default_backend upstreams
+
+backend upstreams
+  balance roundrobin
+  default-server check inter 1s fall 1 rise 2
+${upstreams.map((u, i) => `  server u${i + 1} ${u}`).join("\n")}
+`;
+}
+
+async function startHaproxy(path: string, dir: string, upstreams: readonly string[], threads: number) {
+  const port = await freePort();
+  const config = join(dir, "haproxy.cfg");
+  await writeFile(config, haproxyConfig(port, upstreams, threads));
+  // -db: stay in the foreground, no daemon; -q: quiet. Stopped with SIGTERM at the end.
+  const child = spawn(path, ["-f", config, "-db", "-q"], { stdio: ["ignore", "ignore", "inherit"] });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`bench balancer: haproxy exited with ${child.exitCode}`);
+    if (await canConnect(port)) return { child, port };
+    if (i > 200) throw new Error("bench balancer: haproxy did not start listening within 4 s");
+    await sleep(20);
+  }
+}
+
+function canConnect(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+
+/**
+ * `bulkStreams` downloads at once; MB/s received after a warm-up. The sockets read into one
+ * reused buffer (`onread`), so that the load generator spends little and the proxy is measured.
+ */
+async function bulkMBps(port: number, host = "127.0.0.1"): Promise<number> {
+  let bytes = 0;
+  let counting = false;
+  const sink = Buffer.allocUnsafe(256 * 1024);
+  const onread = {
+    buffer: sink,
+    callback: (n: number) => {
+      if (counting) bytes += n;
+      return true;
+    },
+  };
+  const sockets = await Promise.all(
+    Array.from({ length: bulkStreams }, async () => {
+      const s = await open(port, host, onread);
+      s.write("BULK");
+      return s;
+    }),
+  );
+  await sleep(warmupMs);
+  counting = true;
+  const start = performance.now();
+  await sleep(bulkMs);
+  counting = false;
+  const secs = (performance.now() - start) / 1000;
+  for (const s of sockets) s.destroy();
+  return bytes / secs / 1e6;
+}
+
+function open(
+  port: number,
+  host = "127.0.0.1",
+  onread?: { buffer: Buffer; callback: (n: number) => boolean },
+): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port, noDelay: true, ...(onread ? { onread } : {}) });
+    s.once("error", reject);
+    s.once("connect", () => {
+      s.off("error", reject);
+      s.on("error", () => {});
+      resolve(s);
+    });
+  });
+}
+
+/** One short connection: connect, send 4 bytes, read them back, close. */
+function shortRequest(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port, noDelay: true });
+    let ok = false;
+    s.once("connect", () => s.write("ping"));
+    s.once("data", () => {
+      ok = true;
+      s.destroy();
+    });
+    s.once("error", () => {});
+    s.once("close", () => resolve(ok));
+  });
+}
+
+/** Short connections per second, `shortConcurrency` at a time, after a warm-up. */
+async function shortRps(port: number, host = "127.0.0.1"): Promise<{ rps: number; failed: number }> {
+  let done = 0;
+  let failed = 0;
+  let counting = false;
+  let running = true;
+  const loops = Array.from({ length: shortConcurrency }, async () => {
+    while (running) {
+      const ok = await shortRequest(port, host);
+      if (!counting) continue;
+      if (ok) done++;
+      else failed++;
+    }
+  });
+  await sleep(warmupMs);
+  counting = true;
+  const start = performance.now();
+  await sleep(shortMs);
+  counting = false;
+  const secs = (performance.now() - start) / 1000;
+  running = false;
+  await Promise.all(loops);
+  return { rps: done / secs, failed };
+}
+
+/** Median round trip of 32 bytes on one open connection, µs. */
+async function pingPongP50Us(port: number, host = "127.0.0.1"): Promise<number> {
+  const s = await open(port, host);
+  const payload = Buffer.alloc(32, 0x62);
+  const samples: number[] = [];
+  for (let i = 0; i < pingPongs + 200; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      let got = 0;
+      const onData = (d: Buffer) => {
+        got += d.length;
+        if (got < payload.length) return;
+        s.off("data", onData);
+        resolve();
+      };
+      s.on("data", onData);
+      s.write(payload);
+    });
+    if (i >= 200) samples.push((performance.now() - t0) * 1000);
+  }
+  s.destroy();
+  return percentile(samples, 50);
+}
+
+/**
+ * Short connections back to back from 4 loops while one upstream is SIGKILLed: the time from the
+ * kill to the first successful connection started after the last failed one.
+ */
+async function failoverMs(port: number, victim: ChildProcess): Promise<{ ms: number; failed: number }> {
+  const results: { start: number; end: number; ok: boolean }[] = [];
+  let running = true;
+  const loops = Array.from({ length: 4 }, async () => {
+    while (running) {
+      const start = performance.now();
+      const ok = await shortRequest(port);
+      results.push({ start, end: performance.now(), ok });
+    }
+  });
+  await sleep(300);
+  const killedAt = performance.now();
+  victim.kill("SIGKILL");
+  await sleep(1500);
+  running = false;
+  await Promise.all(loops);
+  const after = results.filter((r) => r.start >= killedAt);
+  const failures = after.filter((r) => !r.ok);
+  const lastFailedStart = Math.max(killedAt, ...failures.map((r) => r.start));
+  const firstGood = after
+    .filter((r) => r.ok && r.start >= lastFailedStart)
+    .reduce((min, r) => Math.min(min, r.end), Number.POSITIVE_INFINITY);
+  return { ms: firstGood - killedAt, failed: failures.length };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function threadsArg(args: readonly string[]): number {
+  const arg = args.find((a) => a.startsWith("--haproxy-threads="));
+  const n = arg ? Number(arg.split("=")[1]) : 1;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(
+      `bench balancer: '--haproxy-threads' must be an integer >= 1, current value is ${arg}`,
+    );
+  }
+  return n;
+}
+
+export async function balancerBench(options: BenchOptions): Promise<Record<string, number>> {
+  const threads = threadsArg(options.args);
+  const haproxy = await haproxyPath();
+  const dir = await mkdtemp(join(tmpdir(), "plinth-bench-balancer-"));
+  try {
+    const ups = await Promise.all(
+      upstreamHosts.map(async (host) => ({
+        host,
+        ...(await spawnRole({ PLINTH_BENCH_ROLE: "upstream", BENCH_HOST: host, BENCH_PORT: "0" })),
+      })),
+    );
+    const keys = ups.map((u) => `${u.host}:${u.port}`);
+    const theirs = await startHaproxy(haproxy, dir, keys, threads);
+    const ours = await spawnRole({ PLINTH_BENCH_ROLE: "plinth", BENCH_UPSTREAMS: keys.join(",") });
+    await sleep(1200); // both have checked every upstream
+
+    // The load generator's own ceiling: straight to one upstream, no proxy in between.
+    const directMBps = await bulkMBps(ups[0]!.port, ups[0]!.host);
+    const directRps = (await shortRps(ups[0]!.port, ups[0]!.host)).rps;
+    const directLat: number[] = [];
+    const empty = () => ({ mbps: [] as number[], rps: [] as number[], lat: [] as number[] });
+    const samples = { ours: empty(), theirs: empty() };
+    const ratios = { mbps: [] as number[], rps: [] as number[] };
+    let shortFailures = 0;
+    // Paired rounds, alternating which proxy goes first, so that a burst of other work on the
+    // machine hits both alike; the ratios are medians of the rounds' ratios.
+    for (let r = 0; r < rounds; r++) {
+      directLat.push(await pingPongP50Us(ups[0]!.port, ups[0]!.host));
+      const order = r % 2 === 0 ? (["theirs", "ours"] as const) : (["ours", "theirs"] as const);
+      for (const who of order) {
+        const port = who === "ours" ? ours.port : theirs.port;
+        samples[who].mbps.push(await bulkMBps(port));
+        const short = await shortRps(port);
+        shortFailures += short.failed;
+        samples[who].rps.push(short.rps);
+        samples[who].lat.push(await pingPongP50Us(port));
+      }
+      ratios.mbps.push(samples.ours.mbps[r]! / samples.theirs.mbps[r]!);
+      ratios.rps.push(samples.ours.rps[r]! / samples.theirs.rps[r]!);
+    }
+    const median = (list: readonly number[]) => percentile(list, 50);
+    const direct = median(directLat);
+    // Each proxy loses a different upstream, so that each starts from healthy ones.
+    const theirFailover = await failoverMs(theirs.port, ups[2]!.child);
+    const ourFailover = await failoverMs(ours.port, ups[1]!.child);
+
+    const result = {
+      throughputRatioVsHaproxy: round(median(ratios.mbps), 3),
+      rpsRatioVsHaproxy: round(median(ratios.rps), 3),
+      addedP50LatencyUs: round(median(samples.ours.lat) - direct, 1),
+      failoverMs: round(ourFailover.ms, 1),
+      plinthBulkMBps: Math.round(median(samples.ours.mbps)),
+      haproxyBulkMBps: Math.round(median(samples.theirs.mbps)),
+      plinthShortRps: Math.round(median(samples.ours.rps)),
+      haproxyShortRps: Math.round(median(samples.theirs.rps)),
+      directBulkMBps: Math.round(directMBps),
+      directShortRps: Math.round(directRps),
+      haproxyAddedP50LatencyUs: round(median(samples.theirs.lat) - direct, 1),
+      directP50LatencyUs: round(direct, 1),
+      haproxyFailoverMs: round(theirFailover.ms, 1),
+      failoverFailedConnections: ourFailover.failed,
+      haproxyFailoverFailedConnections: theirFailover.failed,
+      shortConnectionFailures: shortFailures,
+    };
+    const figures: Figure[] = [
+      {
+        key: "throughputRatioVsHaproxy",
+        label: `bulk MB/s, ours / haproxy (${result.plinthBulkMBps} / ${result.haproxyBulkMBps})`,
+        value: result.throughputRatioVsHaproxy,
+        unit: "x",
+        target: { value: 0.9, higherIsBetter: true },
+      },
+      {
+        key: "rpsRatioVsHaproxy",
+        label: `short connections/s, ours / haproxy (${result.plinthShortRps} / ${result.haproxyShortRps})`,
+        value: result.rpsRatioVsHaproxy,
+        unit: "x",
+        target: { value: 0.9, higherIsBetter: true },
+      },
+      {
+        key: "addedP50LatencyUs",
+        label: `added p50 latency (haproxy ${result.haproxyAddedP50LatencyUs} µs, direct ${result.directP50LatencyUs} µs)`,
+        value: result.addedP50LatencyUs,
+        unit: "µs",
+        target: { value: 100, higherIsBetter: false },
+      },
+      {
+        key: "failoverMs",
+        label: `upstream killed -> good new connection (haproxy ${result.haproxyFailoverMs} ms)`,
+        value: result.failoverMs,
+        unit: "ms",
+        target: { value: 1000, higherIsBetter: false },
+      },
+    ];
+    printFigures(`balancer (haproxy nbthread ${threads}, ${upstreamHosts.length} upstreams)`, figures);
+    return result;
+  } finally {
+    await Promise.all([...children].map((c) => stop(c)));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
