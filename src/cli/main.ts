@@ -1,53 +1,77 @@
 import { Command, CommanderError } from "commander";
 import { isPlinthError } from "../errors/plinth-error.ts";
 import { version } from "../version.ts";
-import { registerAgent } from "./agent.ts";
-import { registerApplyConfig } from "./apply-config.ts";
 import { addGlobalFlags } from "./client/global-flags.ts";
-import { registerCluster } from "./cluster.ts";
-import { registerConfig } from "./config.ts";
-import { registerConfigRemote } from "./config-remote.ts";
-import { registerDiscovery } from "./discovery.ts";
-import { registerDoctor } from "./doctor.ts";
-import { registerEtcd } from "./etcd.ts";
-import { registerGen } from "./gen.ts";
-import { registerGet } from "./get.ts";
-import { registerHealth } from "./health.ts";
-import { registerLogs } from "./logs.ts";
-import { registerMachineVerbs } from "./machine-verbs.ts";
-import { registerMachineconfig } from "./machineconfig.ts";
-import { registerServices } from "./services.ts";
-import { registerValidate } from "./validate.ts";
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Verb groups by command name, loaded on demand: start-up time is mostly module loading, and
+ * `plinth agent` should not load the CLI-only code of every other verb (nor they the agent's).
+ */
+const verbs: Record<string, () => Promise<Register>> = {
+  doctor: async () => (await import("./doctor.ts")).registerDoctor,
+  gen: async () => (await import("./gen.ts")).registerGen,
+  validate: async () => (await import("./validate.ts")).registerValidate,
+  machineconfig: async () => (await import("./machineconfig.ts")).registerMachineconfig,
+  config: async () => {
+    const [{ registerConfig }, { registerConfigRemote }] = await Promise.all([
+      import("./config.ts"),
+      import("./config-remote.ts"),
+    ]);
+    return (program) => {
+      registerConfig(program);
+      registerConfigRemote(program.commands.find((c) => c.name() === "config")!);
+    };
+  },
+  "apply-config": async () => (await import("./apply-config.ts")).registerApplyConfig,
+  get: async () => (await import("./get.ts")).registerGet,
+  services: async () => (await import("./services.ts")).registerServices,
+  logs: async () => (await import("./logs.ts")).registerLogs,
+  version: async () => (await import("./machine-verbs.ts")).registerMachineVerbs,
+  etcd: async () => (await import("./etcd.ts")).registerEtcd,
+  cluster: async () => (await import("./cluster.ts")).registerCluster,
+  health: async () => (await import("./health.ts")).registerHealth,
+  agent: async () => (await import("./agent.ts")).registerAgent,
+  discovery: async () => (await import("./discovery.ts")).registerDiscovery,
+};
+/** Commands registered by another command's module. */
+const aliases: Record<string, string> = {
+  mc: "machineconfig",
+  service: "services",
+  reboot: "version",
+  reset: "version",
+  bootstrap: "etcd",
+};
+const globalsWithValue = new Set(["--plinthconfig", "--context", "-e", "--endpoints", "-n", "--nodes"]);
+
+/** The verb of a command line: the first word that is not a global flag or its value. */
+function verbOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (globalsWithValue.has(arg)) i++;
+    else if (!arg.startsWith("-")) return arg;
+  }
+  return undefined;
+}
+
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command("plinth")
     .description("API-driven, declarative, SSH-free management of Linux machines and their clusters")
     .version(version, "-v, --version", "print the CLI version")
     .showHelpAfterError()
     .exitOverride();
   addGlobalFlags(program);
-  registerDoctor(program);
-  registerGen(program);
-  registerValidate(program);
-  registerMachineconfig(program);
-  registerConfig(program);
-  registerConfigRemote(program.commands.find((c) => c.name() === "config")!);
-  registerApplyConfig(program);
-  registerGet(program);
-  registerServices(program);
-  registerLogs(program);
-  registerMachineVerbs(program);
-  registerEtcd(program);
-  registerCluster(program);
-  registerHealth(program);
-  registerAgent(program);
-  registerDiscovery(program);
+  const verb = verbOf(argv);
+  const name = verb && (verbs[verb] ? verb : aliases[verb]);
+  const groups = name ? [verbs[name]!] : Object.values(verbs);
+  for (const register of await Promise.all(groups.map((load) => load()))) register(program);
   return program;
 }
 
 /** Runs the CLI and returns the exit code; errors become one clear line on stderr. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
