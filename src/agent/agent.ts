@@ -65,7 +65,14 @@ export interface AgentOptions {
   readonly logStream?: NodeJS.WritableStream;
   /** How many past configs `config history` keeps; default 20. */
   readonly configHistoryLimit?: number;
+  /**
+   * How often operator controllers re-read what they own and repair drift; default 1 s, so that
+   * drift is repaired within about a second (each check reads a few files and runs `ip -json`).
+   */
+  readonly driftCheckMs?: number;
 }
+
+export const defaultDriftCheckMs = 1000;
 
 export interface Agent {
   start(): Promise<void>;
@@ -326,7 +333,9 @@ export function createAgent(options: AgentOptions): Agent {
     runtime.register(
       ...configControllers(),
       createServiceController({ supervisor, stoppedByUser }),
-      ...(mode === "local" ? [] : createHostOperatorControllers({ host })),
+      ...(mode === "local"
+        ? []
+        : createHostOperatorControllers({ host, driftCheckMs: options.driftCheckMs ?? defaultDriftCheckMs })),
       createEtcdController({
         clients: etcdClients,
         etcdBinary: findEtcdBinary,

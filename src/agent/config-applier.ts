@@ -20,7 +20,7 @@ import {
   startConfigTrial,
   storeConfig,
 } from "./config-store.ts";
-import { parsedConfig } from "./parsed-config.ts";
+import { parsedConfig, rememberParsedConfig } from "./parsed-config.ts";
 import type { ConfigRecord } from "./resources/index.ts";
 import { changedRestartFields } from "./restart-fields.ts";
 import { previewSpecChanges, type ResourceChange } from "./spec-preview.ts";
@@ -231,6 +231,7 @@ export function createConfigApplier(options: ConfigApplierOptions): ConfigApplie
       await discardStagedConfig(state);
       warnings.push(`the config staged at ${staged.stagedAt} by ${staged.stagedBy} was discarded`);
     }
+    rememberParsedConfig(req.yaml, options.mode, bundle);
     const record = await storeConfig(
       state,
       { yaml: req.yaml, complete, mode: req.mode, appliedBy: req.appliedBy, ...(note ? { note } : {}) },

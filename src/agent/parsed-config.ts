@@ -16,3 +16,11 @@ export function parsedConfig(yaml: string, mode: ValidationMode): ConfigBundle {
   last = { yaml, mode, bundle: result.bundle };
   return result.bundle;
 }
+
+/**
+ * Remembers a config parsed elsewhere (the applier validated it just now), so that the config
+ * controllers that read it next do not parse it again.
+ */
+export function rememberParsedConfig(yaml: string, mode: ValidationMode, bundle: ConfigBundle): void {
+  last = { yaml, mode, bundle };
+}

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { createAgent } from "../agent/agent.ts";
 import { parseHostPort } from "../agent/host-port.ts";
+import { parseDuration } from "../config/duration.ts";
 import { version } from "../version.ts";
 
 interface AgentFlags {
@@ -12,6 +13,7 @@ interface AgentFlags {
   mode: "local" | "netns" | "host";
   logLevel: string;
   configHistory: number;
+  driftCheck: string;
 }
 
 /** `plinth agent`: the per-machine daemon. Runs until SIGTERM or SIGINT. */
@@ -44,7 +46,14 @@ export function registerAgent(program: Command): void {
       },
       20,
     )
+    .option("--drift-check <duration>", "how often controllers re-read the host and repair drift", "1s")
     .action(async (flags: AgentFlags) => {
+      const driftCheckMs = parseDuration(flags.driftCheck);
+      if (driftCheckMs === undefined || driftCheckMs < 100) {
+        throw new TypeError(
+          `--drift-check must be a duration of at least 100ms, like 1s or 30s, current value is '${flags.driftCheck}'`,
+        );
+      }
       const agent = createAgent({
         stateDir: flags.stateDir,
         ...(flags.listen ? { listen: parseHostPort(flags.listen, "--listen") } : {}),
@@ -56,6 +65,7 @@ export function registerAgent(program: Command): void {
         logLevel: flags.logLevel,
         logStream: process.stderr,
         configHistoryLimit: flags.configHistory,
+        driftCheckMs,
       });
       await agent.start();
       await new Promise<void>((resolve) => {

@@ -30,6 +30,8 @@ export interface SandboxedAgent {
   readonly baseDocuments: readonly unknown[];
   /** Runs `plinth ARGS` inside the sandbox with an admin client config for this agent. */
   cli(args: readonly string[]): Promise<CliResult>;
+  /** The agent's process id (the sandbox shares the PID namespace). */
+  readonly pid: number;
   /** What the agent logged so far. */
   output(): string;
   /** Stops the agent (its services first), then removes the sandbox. */
@@ -38,7 +40,11 @@ export interface SandboxedAgent {
 
 const apiPort = 50000;
 
-export async function startSandboxedAgent(options: { name: string }): Promise<SandboxedAgent> {
+export async function startSandboxedAgent(options: {
+  name: string;
+  /** Extra `plinth agent` flags. */
+  args?: readonly string[];
+}): Promise<SandboxedAgent> {
   const box = await createSandbox({ name: options.name });
   const children: ChildProcess[] = [];
   try {
@@ -90,6 +96,7 @@ export async function startSandboxedAgent(options: { name: string }): Promise<Sa
         "netns",
         "--metrics",
         "off",
+        ...(options.args ?? []),
       ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
@@ -162,6 +169,7 @@ export async function startSandboxedAgent(options: { name: string }): Promise<Sa
         const r = await box.exec(process.execPath, [plinthBin, "--plinthconfig", plinthconfig, ...args]);
         return { code: r.code, stdout: r.stdout, stderr: r.stderr };
       },
+      pid: agent.pid!,
       output: () => log,
       async stop() {
         sessions[0]!.abort();
