@@ -5,6 +5,7 @@ import type { BenchOptions } from "./harness.ts";
 type Bench = (options: BenchOptions) => Promise<Record<string, number>>;
 
 const benches: Record<string, () => Promise<Bench>> = {
+  agent: async () => (await import("./agent.ts")).agentBench,
   apply: async () => (await import("./apply.ts")).applyBench,
   runtime: async () => (await import("./runtime.ts")).runtimeBench,
 };
