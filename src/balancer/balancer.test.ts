@@ -275,6 +275,58 @@ describe("API balancer over loopback", () => {
     busy.destroy();
   });
 
+  it("switches keep-alive on towards the upstream once a connection idles, and still closes it when idle", async () => {
+    const ups = await upstreams("127.0.10.1");
+    const keepAliveAt: number[] = [];
+    const spying: Dial = async (address, options) => {
+      const socket = await dialTcp(address, options);
+      const setKeepAlive = socket.setKeepAlive.bind(socket);
+      socket.setKeepAlive = ((enable?: boolean, delay?: number) => {
+        keepAliveAt.push(performance.now());
+        return setKeepAlive(enable, delay);
+      }) as Socket["setKeepAlive"];
+      return socket;
+    };
+    const b = await balancer(ups, { dial: spying, keepAliveAfterMs: 150, idleTimeoutMs: 450 });
+    await eventually("healthy", () => allHealthy(b));
+    const client = await openClient(b.address.port);
+    await exchange(client, "x");
+    const lastTraffic = performance.now();
+    assert.deepEqual(keepAliveAt, [], "a fresh connection costs no keep-alive options");
+    await closed(client, 2000);
+    const closedAfter = performance.now() - lastTraffic;
+    assert.equal(keepAliveAt.length, 1);
+    assert.ok(
+      keepAliveAt[0]! - lastTraffic >= 140 && keepAliveAt[0]! - lastTraffic < 420,
+      String(keepAliveAt[0]! - lastTraffic),
+    );
+    assert.ok(closedAfter >= 430, `closed after ${closedAfter} ms of idling`);
+  });
+
+  it("closes a half-closed connection whose other side never ends after the half-closed timeout", async () => {
+    const accepted: Socket[] = [];
+    const stubborn = createServer({ allowHalfOpen: true }, (socket) => {
+      accepted.push(socket);
+      socket.on("error", () => {});
+      socket.resume(); // reads the client's end and never ends its own side
+    });
+    const { port } = await listen(stubborn, "127.0.10.6", 0);
+    cleanups.push(() => {
+      for (const s of accepted) s.destroy();
+      return new Promise<void>((r) => stubborn.close(() => r()));
+    });
+    const b = await balancer([], { upstreams: [`127.0.10.6:${port}`], halfClosedTimeoutMs: 250 });
+    await eventually("healthy", () => allHealthy(b));
+    const client = await openClient(b.address.port, { allowHalfOpen: true });
+    client.resume();
+    const endedAt = performance.now();
+    client.end("bye");
+    await closed(client, 2000);
+    const after = performance.now() - endedAt;
+    assert.ok(after >= 230, `closed ${after} ms after the half-close`);
+    await eventually("released", () => b.status().activeConnections === 0);
+  });
+
   it("refuses a bad port or an address in use with a clear error and keeps serving as before", async () => {
     const ups = await upstreams("127.0.10.1");
     const b = await balancer(ups);
