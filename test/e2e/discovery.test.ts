@@ -403,18 +403,27 @@ describe("discovery service (real process)", () => {
     const other = ownIp();
     const clusterId = randomUUID();
     await Promise.all(Array.from({ length: 60 }, () => grpc.hello({ clusterId }, call)));
-    let started = performance.now();
+    // Tokens come back at 15/s, one every ~67 ms: of 20 more requests with a 300 ms deadline, the
+    // first few wait for theirs, the rest are refused by the server at once (a refusal that came
+    // only at the deadline would be the client's own DEADLINE_EXCEEDED instead).
     const tight = await Promise.all(
-      Array.from({ length: 5 }, () => codeOf(grpc.hello({ clusterId }, { ...call, timeoutMs: 20 }))),
+      Array.from({ length: 20 }, () => codeOf(grpc.hello({ clusterId }, { ...call, timeoutMs: 300 }))),
     );
     const refused = tight.filter((r) => r.code === Code.ResourceExhausted);
-    assert.ok(refused.length >= 3, `most requests past the burst are refused: ${JSON.stringify(tight)}`);
+    assert.ok(refused.length >= 8, `most requests past the burst are refused: ${JSON.stringify(tight)}`);
+    assert.ok(
+      tight.every((r) => r.code === 0 || r.code === Code.ResourceExhausted),
+      JSON.stringify(tight),
+    );
+    assert.ok(
+      tight.some((r) => r.code === 0),
+      "those whose token comes in time wait for it",
+    );
     assert.match(refused[0]!.message, /rate limit exceeded .*past the request's deadline/);
-    assert.ok(performance.now() - started < 500, "refused at once, without waiting for a token");
     const otherIp = await codeOf(grpc.hello({ clusterId }, { ...other, timeoutMs: 20 }));
     assert.equal(otherIp.code, 0, "another IP has its own bucket");
     // The bucket is empty: three more requests wait for tokens, one every 1/15 s.
-    started = performance.now();
+    const started = performance.now();
     await Promise.all(
       Array.from({ length: 3 }, () => grpc.hello({ clusterId }, { ...call, timeoutMs: 5000 })),
     );

@@ -16,6 +16,7 @@ import {
   type WatchRequest,
   type WatchResponse,
   WatchResponseSchema,
+  type Affiliate as WireAffiliate,
 } from "../../api/gen/sidero/discovery/server/cluster_pb.ts";
 import type { IpAddress } from "../../config/net/ip.ts";
 import type { StoredAffiliate } from "./affiliate-record.ts";
@@ -56,8 +57,13 @@ export interface ClusterHandlersOptions {
   readonly redirectEndpoint?: string;
 }
 
-function wireAffiliate(a: StoredAffiliate) {
-  return create(AffiliateSchema, { id: a.id, data: a.data, endpoints: [...a.endpoints.map((e) => e.data)] });
+// Messages are built as plain objects (what `create` returns, without its per-field reflection):
+// these are the hot path of every watcher.
+const affiliateType = AffiliateSchema.typeName as "sidero.discovery.server.Affiliate";
+const watchResponseType = WatchResponseSchema.typeName as "sidero.discovery.server.WatchResponse";
+
+function wireAffiliate(a: StoredAffiliate): WireAffiliate {
+  return { $typeName: affiliateType, id: a.id, data: a.data, endpoints: a.endpoints.map((e) => e.data) };
 }
 
 // One message per change, shared by every watcher of the cluster (they all send the same bytes).
@@ -68,16 +74,25 @@ function watchMessage(event: ClusterEvent): WatchResponse {
   if (message) return message;
   switch (event.type) {
     case "snapshot":
-      message = create(WatchResponseSchema, { affiliates: event.affiliates.map(wireAffiliate) });
+      message = {
+        $typeName: watchResponseType,
+        affiliates: event.affiliates.map(wireAffiliate),
+        deleted: false,
+      };
       break;
     case "updated":
-      message = create(WatchResponseSchema, { affiliates: [wireAffiliate(event.affiliate)] });
+      message = {
+        $typeName: watchResponseType,
+        affiliates: [wireAffiliate(event.affiliate)],
+        deleted: false,
+      };
       break;
     case "deleted":
-      message = create(WatchResponseSchema, {
-        affiliates: [create(AffiliateSchema, { id: event.id })],
+      message = {
+        $typeName: watchResponseType,
+        affiliates: [{ $typeName: affiliateType, id: event.id, data: new Uint8Array(), endpoints: [] }],
         deleted: true,
-      });
+      };
       break;
   }
   messages.set(event, message);

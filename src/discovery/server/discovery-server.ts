@@ -109,8 +109,16 @@ export async function createDiscoveryServer(options: DiscoveryServerOptions): Pr
 
   const shutdown = new AbortController();
   const trust = options.trustProxyHeaders ?? false;
-  const ipOf = (req: IncomingMessage | Http2ServerRequest) =>
-    clientIp(req.headers, req.socket?.remoteAddress, trust);
+  // Without proxy headers the address is the connection's: worked out once per connection.
+  const peerIps = new WeakMap<object, ReturnType<typeof clientIp>>();
+  const ipOf = (req: IncomingMessage | Http2ServerRequest) => {
+    if (trust) return clientIp(req.headers, req.socket?.remoteAddress, true);
+    // An HTTP/2 request's `socket` is a new proxy each time; its session is the connection.
+    const connection = (req as Http2ServerRequest).stream?.session ?? req.socket;
+    if (!connection) return undefined;
+    if (!peerIps.has(connection)) peerIps.set(connection, clientIp({}, req.socket?.remoteAddress, false));
+    return peerIps.get(connection);
+  };
   const fast = createGrpcFastPath(handlers, {
     maxMessageBytes,
     context: (req) => ({ clientIp: ipOf(req) }),

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
-import type { Code } from "@connectrpc/connect";
 import { toConnectError } from "../../api/error-mapping.ts";
 import {
   AffiliateDeleteRequestSchema,
@@ -26,6 +25,13 @@ import type { CallContext, ClusterHandlers } from "./cluster-handlers.ts";
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
 type AnyResponse = ServerResponse | Http2ServerResponse;
+
+interface CallState extends CallContext {
+  aborted(): boolean;
+  abort(reason: unknown): void;
+  /** Releases the listener and timer. */
+  done(): void;
+}
 
 interface Method {
   readonly input: DescMessage;
@@ -138,72 +144,136 @@ export function createGrpcFastPath(
     return true;
   };
 
-  async function serve(method: Method, req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
-    const abort = new AbortController();
-    const timeoutMs = parseGrpcTimeout(req.headers["grpc-timeout"]);
-    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+  function finish(res: Http2ServerResponse, code: number, message: string, body?: Buffer): void {
+    if (res.destroyed || res.writableEnded) return;
+    if (!res.headersSent) res.writeHead(200, { "content-type": "application/grpc" });
+    res.addTrailers(
+      message
+        ? { "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) }
+        : { "grpc-status": String(code) },
+    );
+    if (body) res.end(body);
+    else res.end();
+  }
+
+  function statusOf(err: unknown, call: CallState): { code: number; message: string } {
+    const connectError = toConnectError(call.aborted() ? call.signal.reason : err);
+    return { code: connectError.code, message: connectError.rawMessage };
+  }
+
+  /**
+   * The call's context. Its signal (aborted when the client goes away or the deadline passes)
+   * is made only when something asks for it: most unary calls never do, and skipping it spares
+   * an AbortController and a listener per call on the hottest path.
+   */
+  function callState(req: Http2ServerRequest, res: Http2ServerResponse): CallState {
+    let controller: AbortController | undefined;
+    let onClose: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
+    const ensure = () => {
+      if (!controller) {
+        const c = new AbortController();
+        controller = c;
+        onClose = () => c.abort(new PlinthError("canceled", "the client went away"));
+        res.once("close", onClose);
+      }
+      return controller;
+    };
+    const timeoutMs = parseGrpcTimeout(req.headers["grpc-timeout"]);
     if (timeoutMs !== undefined) {
+      const c = ensure();
       timer = setTimeout(
-        () =>
-          abort.abort(new PlinthError("deadline_exceeded", `the call's deadline of ${timeoutMs} ms passed`)),
+        () => c.abort(new PlinthError("deadline_exceeded", `the call's deadline of ${timeoutMs} ms passed`)),
         timeoutMs,
       );
     }
-    const onShutdown = () =>
-      abort.abort(new PlinthError("unavailable", "the discovery service is shutting down"));
-    options.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
-    const onClose = () => abort.abort(new PlinthError("canceled", "the client went away"));
-    res.once("close", onClose);
-    res.writeHead(200, { "content-type": "application/grpc" });
-    let status: { code: Code | 0; message: string } = { code: 0, message: "" };
-    try {
-      const input = await readMessage(req, method.input);
-      const call: CallContext = { ...options.context(req), signal: abort.signal, deadline };
-      if (method.stream) {
-        const stream = method.call(input as never, call) as AsyncIterable<MessageShape<DescMessage>>;
-        for await (const message of stream) {
-          if (!res.write(frameMessage(method.output, message))) await drained(res, abort.signal);
-        }
-      } else {
-        const message = (await withDeadline(
-          method.call(input as never, call) as Promise<never>,
-          abort.signal,
-        )) as MessageShape<DescMessage>;
-        res.write(frameMessage(method.output, message));
-      }
-    } catch (err) {
-      const reason = abort.signal.aborted ? abort.signal.reason : err;
-      const connectError = toConnectError(reason);
-      status = { code: connectError.code, message: connectError.rawMessage };
-    } finally {
-      clearTimeout(timer);
-      options.shutdownSignal.removeEventListener("abort", onShutdown);
-      res.off("close", onClose);
-    }
-    if (res.destroyed || res.writableEnded) return;
-    const trailers: Record<string, string> = { "grpc-status": String(status.code) };
-    if (status.message) trailers["grpc-message"] = encodeGrpcMessage(status.message);
-    res.addTrailers(trailers);
-    res.end();
+    return {
+      ...options.context(req),
+      deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
+      get signal() {
+        return ensure().signal;
+      },
+      aborted: () => controller?.signal.aborted ?? false,
+      abort: (reason) => ensure().abort(reason),
+      done() {
+        clearTimeout(timer);
+        if (onClose) res.off("close", onClose);
+      },
+    };
   }
 
-  async function readMessage(req: AnyRequest, schema: DescMessage): Promise<MessageShape<DescMessage>> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > options.maxMessageBytes + 5) {
-        throw new PlinthError(
-          "resource_exhausted",
-          `message size is larger than the ${options.maxMessageBytes} bytes accepted`,
-        );
+  async function serve(method: Method, req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
+    const call = callState(req, res);
+    if (!method.stream) {
+      let body: Buffer | undefined;
+      let status = { code: 0, message: "" };
+      try {
+        const input = await readMessage(req, method.input);
+        const pending = method.call(input as never, call) as Promise<MessageShape<DescMessage>>;
+        const message =
+          call.deadline === undefined ? await pending : await withDeadline(pending, call.signal);
+        body = frameMessage(method.output, message);
+      } catch (err) {
+        status = statusOf(err, call);
+      } finally {
+        call.done();
       }
-      chunks.push(chunk);
+      finish(res, status.code, status.message, body);
+      return;
     }
-    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    if (body.length < 5)
+    const onShutdown = () =>
+      call.abort(new PlinthError("unavailable", "the discovery service is shutting down"));
+    options.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+    let status = { code: 0, message: "" };
+    try {
+      const input = await readMessage(req, method.input);
+      res.writeHead(200, { "content-type": "application/grpc" });
+      const stream = method.call(input as never, call) as AsyncIterable<MessageShape<DescMessage>>;
+      for await (const message of stream) {
+        if (!res.write(frameMessage(method.output, message))) await drained(res, call.signal);
+      }
+    } catch (err) {
+      status = statusOf(err, call);
+    } finally {
+      call.done();
+      options.shutdownSignal.removeEventListener("abort", onShutdown);
+    }
+    finish(res, status.code, status.message);
+  }
+
+  function readBody(req: Http2ServerRequest): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > options.maxMessageBytes + 5) {
+          req.off("data", onData);
+          req.resume();
+          reject(
+            new PlinthError(
+              "resource_exhausted",
+              `message size is larger than the ${options.maxMessageBytes} bytes accepted`,
+            ),
+          );
+          return;
+        }
+        chunks.push(chunk);
+      };
+      req.on("data", onData);
+      req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+      req.once("aborted", () => reject(new PlinthError("canceled", "the client went away")));
+    });
+  }
+
+  async function readMessage(
+    req: Http2ServerRequest,
+    schema: DescMessage,
+  ): Promise<MessageShape<DescMessage>> {
+    const body = await readBody(req);
+    if (body.length < 5) {
       throw new PlinthError("unimplemented", "a call needs exactly one request message, none came");
+    }
     if (body[0] !== 0) throw new PlinthError("internal", "compressed message without a grpc-encoding");
     const length = body.readUInt32BE(1);
     if (body.length !== 5 + length) {

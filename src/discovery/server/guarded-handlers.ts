@@ -45,16 +45,29 @@ export function guardHandlers(inner: ClusterHandlers, options: GuardOptions): Cl
   async function admit(call: CallContext): Promise<void> {
     if (!limiter) return;
     try {
-      await limiter.take(ipKey(call.clientIp), { deadline: call.deadline, signal: call.signal });
+      const key = ipKey(call.clientIp);
+      if (!limiter.tryTake(key)) await limiter.take(key, { deadline: call.deadline, signal: call.signal });
     } catch (err) {
       if (isPlinthError(err) && err.code === "resource_exhausted") rateLimited.add(err);
       throw err;
     }
   }
 
+  // prom-client looks labels up on every call; the common outcome is resolved once.
+  const succeeded = new Map(
+    Object.entries(methodNames).map(([m, name]) => [m, metrics.calls.labels({ method: name, code: "OK" })]),
+  );
+  const timed = new Map(
+    Object.entries(methodNames).map(([m, name]) => [m, metrics.duration.labels({ method: name })]),
+  );
+
   function record(method: ClusterMethod, err: unknown): void {
-    metrics.calls.inc({ method: methodNames[method], code: err === undefined ? "OK" : codeName(err) });
-    const reason = err === undefined ? undefined : rejection(err);
+    if (err === undefined) {
+      succeeded.get(method)!.inc();
+      return;
+    }
+    metrics.calls.inc({ method: methodNames[method], code: codeName(err) });
+    const reason = rejection(err);
     if (reason) metrics.rejections.inc({ reason });
   }
 
@@ -62,7 +75,7 @@ export function guardHandlers(inner: ClusterHandlers, options: GuardOptions): Cl
     method: ClusterMethod,
     fn: (req: Req, call: CallContext) => Promise<Res>,
   ): (req: Req, call: CallContext) => Promise<Res> {
-    const name = methodNames[method];
+    const duration = timed.get(method)!;
     return async (req, call) => {
       const started = performance.now();
       try {
@@ -74,7 +87,7 @@ export function guardHandlers(inner: ClusterHandlers, options: GuardOptions): Cl
         record(method, err);
         throw err;
       } finally {
-        metrics.duration.observe({ method: name }, (performance.now() - started) / 1000);
+        duration.observe((performance.now() - started) / 1000);
       }
     };
   }

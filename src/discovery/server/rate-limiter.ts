@@ -21,6 +21,8 @@ export interface TakeOptions {
  * deadline (a request without one waits as long as it takes).
  */
 export interface RateLimiter {
+  /** Takes a token only when one is there now (no waiting); false otherwise, nothing taken. */
+  tryTake(key: string): boolean;
   take(key: string, options?: TakeOptions): Promise<void>;
   /** Forgets buckets that are full again (their clients went quiet); returns how many remain. */
   sweep(): number;
@@ -53,6 +55,17 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   }
 
   return {
+    tryTake(key) {
+      const bucket = buckets.get(key);
+      if (!bucket) {
+        buckets.set(key, { tokens: burst - 1, at: now() });
+        return true;
+      }
+      refill(bucket, now());
+      if (bucket.tokens < 1) return false;
+      bucket.tokens -= 1;
+      return true;
+    },
     async take(key, takeOptions = {}) {
       const at = now();
       let bucket = buckets.get(key);

@@ -97,6 +97,7 @@ export async function startDiscoveryProcess(
     kill(signal = "SIGTERM") {
       return new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+        child.ref(); // waiting for the exit keeps the caller alive
         child.once("exit", (code) => resolve(code));
         child.kill(signal);
       });
