@@ -37,7 +37,7 @@ describe("local clusters on network namespaces", () => {
       [["--cidr", "10.9.0.1/24"], /--cidr must name a network \(no host bits\).*10\.9\.0\.0\/24/],
       [["--cidr", "fd00::/64"], /--cidr must be an IPv4 network/],
       [["--controlplanes", "0"], /--controlplanes must be a whole number from 1 to 50, current value is 0/],
-      [["--cidr", "10.9.0.0/30", "--workers", "3"], /has room for 1 nodes, 4 requested/],
+      [["--cidr", "10.9.0.0/30", "--workers", "3"], /has room for 1 nodes, 6 requested/],
       [["--wait-timeout", "soon"], /--wait-timeout must be a duration/],
     ];
     for (const [flags, message] of cases) {
@@ -56,7 +56,7 @@ describe("local clusters on network namespaces", () => {
       "--name",
       "e2e-a",
       "--controlplanes",
-      "1",
+      "3",
       "--workers",
       "1",
       "--cidr",
@@ -64,10 +64,11 @@ describe("local clusters on network namespaces", () => {
     );
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /node e2e-a-worker-1: ready \(mTLS\)/);
-    assert.match(r.stdout, /cluster e2e-a is ready: 2 nodes; context "e2e-a" merged/);
+    assert.match(r.stdout, /etcd: 3\/3 members healthy/);
+    assert.match(r.stdout, /cluster e2e-a is ready: 4 nodes; context "e2e-a" merged/);
     const get = await cli(
       "-n",
-      "10.231.0.2,10.231.0.3",
+      "10.231.0.2,10.231.0.5",
       "get",
       "machinestatus",
       "-o",
@@ -76,8 +77,14 @@ describe("local clusters on network namespaces", () => {
     assert.equal(get.code, 0, get.stderr);
     assert.deepEqual(get.stdout.trim().split("\n").sort(), [
       "10.231.0.2 running controlplane",
-      "10.231.0.3 running worker",
+      "10.231.0.5 running worker",
     ]);
+    const health = await cli("health", "--wait-timeout", "30s");
+    assert.equal(health.code, 0, health.stdout + health.stderr);
+    assert.match(
+      health.stdout,
+      /^OK +etcd member lists agree, members are exactly the control planes, one leader: 3 members/m,
+    );
     const show = await cli("cluster", "show", "--name", "e2e-a");
     assert.match(show.stdout, /e2e-a\s+e2e-a-controlplane-1\s+controlplane\s+10\.231\.0\.2\s+running/);
     // Each node has its own hostname and /etc; the machine running the test keeps its own.
@@ -131,19 +138,22 @@ describe("local clusters on network namespaces", () => {
     for (const pid of init) process.kill(pid, "SIGSTOP");
     for (const pid of doomed) process.kill(pid, "SIGKILL");
     try {
-      const sick = await cli("health", "--wait-timeout", "3s");
+      // The current context is e2e-b's since it was created; name e2e-a's.
+      const sick = await cli("--context", "e2e-a", "health", "--wait-timeout", "3s");
       assert.equal(sick.code, 1);
       assert.match(sick.stdout, /^FAIL +every node's API answers .*10\.231\.0\.4/m);
-      const refused = await cli("-n", "10.231.0.3", "reboot");
+      const refused = await cli("--context", "e2e-a", "-n", "10.231.0.3", "reboot");
       assert.equal(refused.code, 1, "rebooting a second control plane would lose quorum");
       assert.match(refused.stderr, /quorum|unhealthy|down/i);
       assert.match(refused.stderr, /10\.231\.0\.4|e2e-a-controlplane-3/);
     } finally {
       for (const pid of init) process.kill(pid, "SIGCONT");
     }
-    const healthy = await cli("health", "--wait-timeout", "60s");
+    const healthy = await cli("--context", "e2e-a", "health", "--wait-timeout", "60s");
     assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
     const rev = await cli(
+      "--context",
+      "e2e-a",
       "-n",
       "10.231.0.4",
       "get",
