@@ -7,7 +7,9 @@ type Bench = (options: BenchOptions) => Promise<Record<string, number>>;
 const benches: Record<string, () => Promise<Bench>> = {
   agent: async () => (await import("./agent.ts")).agentBench,
   apply: async () => (await import("./apply.ts")).applyBench,
+  balancer: async () => (await import("./balancer.ts")).balancerBench,
   runtime: async () => (await import("./runtime.ts")).runtimeBench,
+  discovery: async () => (await import("./discovery.ts")).discoveryBench,
 };
 
 const args = process.argv.slice(2);
