@@ -411,8 +411,10 @@ describe("discovery service (real process)", () => {
     );
     const refused = tight.filter((r) => r.code === Code.ResourceExhausted);
     assert.ok(refused.length >= 8, `most requests past the burst are refused: ${JSON.stringify(tight)}`);
+    // A token due just before the deadline may reach the client just after it.
+    const outcomes = new Set<number>([0, Code.ResourceExhausted, Code.DeadlineExceeded]);
     assert.ok(
-      tight.every((r) => r.code === 0 || r.code === Code.ResourceExhausted),
+      tight.every((r) => outcomes.has(r.code)),
       JSON.stringify(tight),
     );
     assert.ok(
