@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   agent: async () => (await import("./agent.ts")).agentBench,
   apply: async () => (await import("./apply.ts")).applyBench,
   balancer: async () => (await import("./balancer.ts")).balancerBench,
+  cluster: async () => (await import("./cluster.ts")).clusterBench,
   runtime: async () => (await import("./runtime.ts")).runtimeBench,
   discovery: async () => (await import("./discovery.ts")).discoveryBench,
 };
