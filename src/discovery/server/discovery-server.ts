@@ -111,17 +111,22 @@ export async function createDiscoveryServer(options: DiscoveryServerOptions): Pr
   const trust = options.trustProxyHeaders ?? false;
   // Without proxy headers the address is the connection's: worked out once per connection.
   const peerIps = new WeakMap<object, ReturnType<typeof clientIp>>();
-  const ipOf = (req: IncomingMessage | Http2ServerRequest) => {
-    if (trust) return clientIp(req.headers, req.socket?.remoteAddress, true);
-    // An HTTP/2 request's `socket` is a new proxy each time; its session is the connection.
-    const connection = (req as Http2ServerRequest).stream?.session ?? req.socket;
+  const peerIp = (connection: object | undefined, remoteAddress: string | undefined) => {
     if (!connection) return undefined;
-    if (!peerIps.has(connection)) peerIps.set(connection, clientIp({}, req.socket?.remoteAddress, false));
+    if (!peerIps.has(connection)) peerIps.set(connection, clientIp({}, remoteAddress, false));
     return peerIps.get(connection);
   };
+  const ipOf = (req: IncomingMessage | Http2ServerRequest) =>
+    trust
+      ? clientIp(req.headers, req.socket?.remoteAddress, true)
+      : peerIp((req as Http2ServerRequest).stream?.session ?? req.socket, req.socket?.remoteAddress);
   const fast = createGrpcFastPath(handlers, {
     maxMessageBytes,
-    context: (req) => ({ clientIp: ipOf(req) }),
+    context: (headers, session) => ({
+      clientIp: trust
+        ? clientIp(headers, session.socket?.remoteAddress, true)
+        : peerIp(session, session.socket?.remoteAddress),
+    }),
     shutdownSignal: shutdown.signal,
   });
   const connect = connectNodeAdapter({
@@ -141,10 +146,8 @@ export async function createDiscoveryServer(options: DiscoveryServerOptions): Pr
     },
   });
   const listener: HttpListener = await listenHttp(
-    (req, res) => {
-      if (!fast(req, res)) connect(req as never, res as ServerResponse & Http2ServerResponse);
-    },
-    { ...options.listen, tls: options.tls },
+    (req, res) => connect(req as never, res as ServerResponse & Http2ServerResponse),
+    { ...options.listen, tls: options.tls, streams: fast },
   );
   let metricsServer: MetricsServer | undefined;
   try {

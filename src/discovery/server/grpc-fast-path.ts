@@ -1,5 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { toConnectError } from "../../api/error-mapping.ts";
 import {
@@ -12,26 +11,18 @@ import {
   ListRequestSchema,
   ListResponseSchema,
   WatchRequestSchema,
+  type WatchResponse,
   WatchResponseSchema,
 } from "../../api/gen/sidero/discovery/server/cluster_pb.ts";
 import { PlinthError } from "../../errors/plinth-error.ts";
 import type { CallContext, ClusterHandlers } from "./cluster-handlers.ts";
+import { encodeWatchResponse } from "./watch-response-codec.ts";
 
-// The Cluster service over plain gRPC (HTTP/2, application/grpc, no compression), answered
-// directly on Node's HTTP/2 compatibility API. The connect router serves everything else
-// (Connect, gRPC-Web, compressed gRPC) with the same handlers; this path exists because the
-// service's hot calls are tiny and connect's general pipeline costs several times the work of
-// the call itself. Tests hold both paths to the same behaviour.
-
-type AnyRequest = IncomingMessage | Http2ServerRequest;
-type AnyResponse = ServerResponse | Http2ServerResponse;
-
-interface CallState extends CallContext {
-  aborted(): boolean;
-  abort(reason: unknown): void;
-  /** Releases the listener and timer. */
-  done(): void;
-}
+// The Cluster service over plain gRPC (HTTP/2, application/grpc, no compression), answered on
+// Node's HTTP/2 streams directly. The connect router serves everything else (Connect, gRPC-Web,
+// compressed gRPC) with the same handlers; this path exists because the service's hot calls are
+// tiny and connect's general pipeline, and even Node's HTTP/1-style compatibility objects, cost
+// several times the work of the call itself. Tests hold both paths to the same behaviour.
 
 interface Method {
   readonly input: DescMessage;
@@ -40,11 +31,18 @@ interface Method {
   readonly call: (req: never, call: CallContext) => unknown;
 }
 
+interface CallState extends CallContext {
+  aborted(): boolean;
+  abort(reason: unknown): void;
+  /** Releases the listener and timer. */
+  done(): void;
+}
+
 export interface GrpcFastPathOptions {
   /** Largest request message accepted. */
   readonly maxMessageBytes: number;
-  /** The call's context besides signal and deadline (the client address). */
-  readonly context: (req: AnyRequest) => Pick<CallContext, "clientIp">;
+  /** The call's client address, from its headers and connection. */
+  readonly context: (headers: IncomingHttpHeaders, session: Http2Session) => Pick<CallContext, "clientIp">;
   /** Aborting ends open calls (server shutdown). */
   readonly shutdownSignal: AbortSignal;
 }
@@ -84,76 +82,77 @@ const framed = new WeakMap<object, Buffer>();
 function frameMessage(schema: DescMessage, message: MessageShape<DescMessage>): Buffer {
   let bytes = framed.get(message);
   if (!bytes) {
-    bytes = frame(toBinary(schema, message));
+    bytes = frame(
+      schema === WatchResponseSchema
+        ? encodeWatchResponse(message as WatchResponse)
+        : toBinary(schema, message),
+    );
     framed.set(message, bytes);
   }
   return bytes;
 }
 
 /**
- * Returns a request listener that answers plain gRPC calls of the Cluster service and returns
- * false, touching nothing, for any other request.
+ * Returns an HTTP/2 stream listener that answers plain gRPC calls of the Cluster service and
+ * returns false, touching nothing, for any other stream.
  */
 export function createGrpcFastPath(
   handlers: ClusterHandlers,
   options: GrpcFastPathOptions,
-): (req: AnyRequest, res: AnyResponse) => boolean {
+): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean {
   const prefix = "/sidero.discovery.server.Cluster/";
+  const method = (input: DescMessage, output: DescMessage, call: Method["call"], stream = false): Method => ({
+    input,
+    output,
+    stream,
+    call,
+  });
   const methods = new Map<string, Method>([
-    [
-      `${prefix}Hello`,
-      { input: HelloRequestSchema, output: HelloResponseSchema, stream: false, call: handlers.hello },
-    ],
+    [`${prefix}Hello`, method(HelloRequestSchema, HelloResponseSchema, handlers.hello)],
     [
       `${prefix}AffiliateUpdate`,
-      {
-        input: AffiliateUpdateRequestSchema,
-        output: AffiliateUpdateResponseSchema,
-        stream: false,
-        call: handlers.affiliateUpdate,
-      },
+      method(AffiliateUpdateRequestSchema, AffiliateUpdateResponseSchema, handlers.affiliateUpdate),
     ],
     [
       `${prefix}AffiliateDelete`,
-      {
-        input: AffiliateDeleteRequestSchema,
-        output: AffiliateDeleteResponseSchema,
-        stream: false,
-        call: handlers.affiliateDelete,
-      },
+      method(AffiliateDeleteRequestSchema, AffiliateDeleteResponseSchema, handlers.affiliateDelete),
     ],
-    [
-      `${prefix}List`,
-      { input: ListRequestSchema, output: ListResponseSchema, stream: false, call: handlers.list },
-    ],
-    [
-      `${prefix}Watch`,
-      { input: WatchRequestSchema, output: WatchResponseSchema, stream: true, call: handlers.watch },
-    ],
+    [`${prefix}List`, method(ListRequestSchema, ListResponseSchema, handlers.list)],
+    [`${prefix}Watch`, method(WatchRequestSchema, WatchResponseSchema, handlers.watch, true)],
   ]);
 
-  return (req, res) => {
-    if (req.httpVersionMajor !== 2 || req.method !== "POST") return false;
-    const contentType = req.headers["content-type"];
+  return (stream, headers) => {
+    if (headers[":method"] !== "POST") return false;
+    const contentType = headers["content-type"];
     if (contentType !== "application/grpc" && contentType !== "application/grpc+proto") return false;
-    const encoding = req.headers["grpc-encoding"];
+    const encoding = headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;
-    const method = methods.get(req.url ?? "");
-    if (!method) return false;
-    void serve(method, req as Http2ServerRequest, res as Http2ServerResponse);
+    const m = methods.get(headers[":path"] ?? "");
+    if (!m) return false;
+    void serve(m, stream, headers);
     return true;
   };
 
-  function finish(res: Http2ServerResponse, code: number, message: string, body?: Buffer): void {
-    if (res.destroyed || res.writableEnded) return;
-    if (!res.headersSent) res.writeHead(200, { "content-type": "application/grpc" });
-    res.addTrailers(
-      message
-        ? { "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) }
-        : { "grpc-status": String(code) },
-    );
-    if (body) res.end(body);
-    else res.end();
+  /** Ends the call: trailers after what was sent, or a trailers-only answer when nothing was. */
+  function finish(stream: ServerHttp2Stream, code: number, message: string, body?: Buffer): void {
+    if (stream.destroyed || stream.closed) return;
+    const status: Record<string, string> = { "grpc-status": String(code) };
+    if (message) status["grpc-message"] = encodeGrpcMessage(message);
+    if (!stream.headersSent) {
+      if (!body) {
+        stream.respond(
+          { ":status": 200, "content-type": "application/grpc", ...status },
+          { endStream: true },
+        );
+        return;
+      }
+      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+    }
+    stream.once("wantTrailers", () => {
+      if (!stream.destroyed) stream.sendTrailers(status);
+    });
+    if (body) stream.end(body);
+    else stream.end();
   }
 
   function statusOf(err: unknown, call: CallState): { code: number; message: string } {
@@ -166,7 +165,7 @@ export function createGrpcFastPath(
    * is made only when something asks for it: most unary calls never do, and skipping it spares
    * an AbortController and a listener per call on the hottest path.
    */
-  function callState(req: Http2ServerRequest, res: Http2ServerResponse): CallState {
+  function callState(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): CallState {
     let controller: AbortController | undefined;
     let onClose: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -175,11 +174,11 @@ export function createGrpcFastPath(
         const c = new AbortController();
         controller = c;
         onClose = () => c.abort(new PlinthError("canceled", "the client went away"));
-        res.once("close", onClose);
+        stream.once("close", onClose);
       }
       return controller;
     };
-    const timeoutMs = parseGrpcTimeout(req.headers["grpc-timeout"]);
+    const timeoutMs = parseGrpcTimeout(headers["grpc-timeout"]);
     if (timeoutMs !== undefined) {
       const c = ensure();
       timer = setTimeout(
@@ -188,7 +187,7 @@ export function createGrpcFastPath(
       );
     }
     return {
-      ...options.context(req),
+      ...options.context(headers, stream.session!),
       deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs,
       get signal() {
         return ensure().signal;
@@ -197,18 +196,23 @@ export function createGrpcFastPath(
       abort: (reason) => ensure().abort(reason),
       done() {
         clearTimeout(timer);
-        if (onClose) res.off("close", onClose);
+        if (onClose) stream.off("close", onClose);
       },
     };
   }
 
-  async function serve(method: Method, req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
-    const call = callState(req, res);
+  async function serve(
+    method: Method,
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+  ): Promise<void> {
+    stream.on("error", () => {}); // a reset by the client; the call ends through 'close'
+    const call = callState(stream, headers);
     if (!method.stream) {
       let body: Buffer | undefined;
       let status = { code: 0, message: "" };
       try {
-        const input = await readMessage(req, method.input);
+        const input = await readMessage(stream, method.input);
         const pending = method.call(input as never, call) as Promise<MessageShape<DescMessage>>;
         const message =
           call.deadline === undefined ? await pending : await withDeadline(pending, call.signal);
@@ -218,7 +222,7 @@ export function createGrpcFastPath(
       } finally {
         call.done();
       }
-      finish(res, status.code, status.message, body);
+      finish(stream, status.code, status.message, body);
       return;
     }
     const onShutdown = () =>
@@ -226,11 +230,13 @@ export function createGrpcFastPath(
     options.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
     let status = { code: 0, message: "" };
     try {
-      const input = await readMessage(req, method.input);
-      res.writeHead(200, { "content-type": "application/grpc" });
-      const stream = method.call(input as never, call) as AsyncIterable<MessageShape<DescMessage>>;
-      for await (const message of stream) {
-        if (!res.write(frameMessage(method.output, message))) await drained(res, call.signal);
+      const input = await readMessage(stream, method.input);
+      const messages = method.call(input as never, call) as AsyncIterable<MessageShape<DescMessage>>;
+      for await (const message of messages) {
+        if (!stream.headersSent) {
+          stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+        }
+        if (!stream.write(frameMessage(method.output, message))) await drained(stream, call.signal);
       }
     } catch (err) {
       status = statusOf(err, call);
@@ -238,18 +244,19 @@ export function createGrpcFastPath(
       call.done();
       options.shutdownSignal.removeEventListener("abort", onShutdown);
     }
-    finish(res, status.code, status.message);
+    finish(stream, status.code, status.message);
   }
 
-  function readBody(req: Http2ServerRequest): Promise<Buffer> {
+  function readBody(stream: ServerHttp2Stream): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
+      let first: Buffer | undefined;
+      let more: Buffer[] | undefined;
       let size = 0;
       const onData = (chunk: Buffer) => {
         size += chunk.length;
         if (size > options.maxMessageBytes + 5) {
-          req.off("data", onData);
-          req.resume();
+          stream.off("data", onData);
+          stream.resume();
           reject(
             new PlinthError(
               "resource_exhausted",
@@ -258,19 +265,24 @@ export function createGrpcFastPath(
           );
           return;
         }
-        chunks.push(chunk);
+        if (!first) {
+          first = chunk;
+        } else {
+          more ??= [first];
+          more.push(chunk);
+        }
       };
-      req.on("data", onData);
-      req.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-      req.once("aborted", () => reject(new PlinthError("canceled", "the client went away")));
+      stream.on("data", onData);
+      stream.once("end", () => resolve(more ? Buffer.concat(more) : (first ?? Buffer.alloc(0))));
+      stream.once("aborted", () => reject(new PlinthError("canceled", "the client went away")));
     });
   }
 
   async function readMessage(
-    req: Http2ServerRequest,
+    stream: ServerHttp2Stream,
     schema: DescMessage,
   ): Promise<MessageShape<DescMessage>> {
-    const body = await readBody(req);
+    const body = await readBody(stream);
     if (body.length < 5) {
       throw new PlinthError("unimplemented", "a call needs exactly one request message, none came");
     }
@@ -290,7 +302,7 @@ export function createGrpcFastPath(
   }
 }
 
-function drained(res: Http2ServerResponse, signal: AbortSignal): Promise<void> {
+function drained(res: ServerHttp2Stream, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off("drain", done);

@@ -8,9 +8,14 @@ export type RequestListener = (
   res: ServerResponse | Http2ServerResponse,
 ) => void;
 
+/** Handles an HTTP/2 stream itself and returns true, or returns false to let the request listener have it. */
+export type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+
 export interface HttpListenerOptions {
   readonly host: string;
   readonly port: number;
+  /** Sees every HTTP/2 stream first, before Node builds request/response objects for it. */
+  readonly streams?: StreamListener;
   /** PEM; without it the port serves plaintext (h2c for gRPC, HTTP/1.1 for browsers). */
   readonly tls?: { readonly cert: string; readonly key: string };
 }
@@ -23,6 +28,26 @@ export interface HttpListener {
 }
 
 const h2Preface = Buffer.from("PRI * HTTP/2.0\r\n");
+
+/**
+ * Puts `streams` in front of Node's compatibility layer (the 'stream' listener that a request
+ * handler installs): streams it takes never get request/response objects.
+ */
+function routeStreams(
+  server: http2.Http2Server | http2.Http2SecureServer,
+  streams: StreamListener | undefined,
+): void {
+  if (!streams) return;
+  const compat = server.listeners("stream") as ((...args: unknown[]) => void)[];
+  server.removeAllListeners("stream");
+  server.on(
+    "stream",
+    (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+      if (streams(stream, headers)) return;
+      for (const listener of compat) listener.call(server, stream, headers, ...rest);
+    },
+  );
+}
 
 /**
  * One port for HTTP/2 and HTTP/1.1. With TLS, ALPN chooses. Without, the first bytes do: gRPC
@@ -43,6 +68,7 @@ export async function listenHttp(
   let h1: http.Server | undefined;
   if (options.tls) {
     const secure = http2.createSecureServer({ ...options.tls, allowHTTP1: true }, handler);
+    routeStreams(secure, options.streams);
     secure.on("secureConnection", track);
     secure.on("session", (s: http2.ServerHttp2Session) => {
       sessions.add(s);
@@ -51,6 +77,7 @@ export async function listenHttp(
     server = secure;
   } else {
     const h2 = http2.createServer({}, handler);
+    routeStreams(h2, options.streams);
     h2.on("session", (s: http2.ServerHttp2Session) => {
       sessions.add(s);
       s.once("close", () => sessions.delete(s));
