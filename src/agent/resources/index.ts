@@ -1,5 +1,6 @@
 import type { ResourceDefinition } from "../../runtime/resource/definition.ts";
 import { AddressSpec, AddressStatus, NodeAddress } from "./address.ts";
+import { APIBalancerSpec, APIBalancerStatus } from "./api-balancer.ts";
 import { DriftStatus } from "./drift.ts";
 import { EtcdMember, EtcdMembership, EtcdRootSecret, EtcdSpec, EtcdStatus } from "./etcd.ts";
 import { FileSpec, FileStatus } from "./file.ts";
@@ -14,6 +15,7 @@ import { ServiceSpec, ServiceStatusResource } from "./service.ts";
 import { SysctlSpec, SysctlStatus } from "./sysctl.ts";
 
 export * from "./address.ts";
+export * from "./api-balancer.ts";
 export * from "./drift.ts";
 export * from "./etcd.ts";
 export * from "./file.ts";
@@ -59,5 +61,7 @@ export const agentResources: readonly ResourceDefinition<unknown>[] = [
   EtcdMembership,
   EtcdMember,
   EtcdStatus,
+  APIBalancerSpec,
+  APIBalancerStatus,
   ResourceDefinitionResource,
 ];
