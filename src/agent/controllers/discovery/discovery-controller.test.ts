@@ -1,0 +1,249 @@
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, it } from "node:test";
+import { doc, fixtures, yamlOf } from "../../../config/testing/fixtures.ts";
+import { createDiscoveryServer, type DiscoveryServer } from "../../../discovery/server/discovery-server.ts";
+import {
+  type ControllerRuntime,
+  createControllerRuntime,
+} from "../../../runtime/controller/controller-runtime.ts";
+import { createRegistry } from "../../../runtime/resource/registry.ts";
+import type { Resource } from "../../../runtime/resource/resource.ts";
+import { createMemoryState } from "../../../runtime/state/backends/memory/memory-state.ts";
+import { type State, wrapCore } from "../../../runtime/state/state.ts";
+import { withValidation } from "../../../runtime/state/validating-state.ts";
+import { NodeAddress } from "../../resources/address.ts";
+import { Affiliate, DiscoveryStatus, discoveryStatusId, NodeIdentity } from "../../resources/affiliate.ts";
+import { HostnameStatus, hostnameId } from "../../resources/hostname.ts";
+import { MachineConfigResource, machineConfigId } from "../../resources/machine-config.ts";
+import { createDiscoveryController, discoveryControllerName } from "./discovery-controller.ts";
+
+/** The docs with a cluster id of their own (and optionally another secret): tests share one service. */
+function inCluster(docs: unknown[], id: string, secret?: string): unknown[] {
+  return docs.map((d) =>
+    (d as { kind?: string }).kind === "ClusterConfig"
+      ? { ...(d as object), id, ...(secret ? { secret } : {}) }
+      : d,
+  );
+}
+
+let clusterCounter = 0;
+const newClusterId = () => `test-cluster-${process.pid}-${++clusterCounter}-${"x".repeat(16)}`;
+
+const registry = createRegistry([
+  MachineConfigResource,
+  NodeAddress,
+  HostnameStatus,
+  NodeIdentity,
+  Affiliate,
+  DiscoveryStatus,
+]);
+
+interface Machine {
+  readonly state: State;
+  readonly runtime: ControllerRuntime;
+  configure(docs: unknown[]): Promise<void>;
+  affiliates(): Promise<Resource<(typeof Affiliate)["schema"]["_output"]>[]>;
+}
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("discovery controller against a real discovery service", () => {
+  let server: DiscoveryServer;
+  let port: number;
+  let machines: Machine[] = [];
+  const discoveryDoc = (enabled = true) =>
+    doc(
+      `apiVersion: v1alpha1\nkind: Discovery\nenabled: ${enabled}\nendpoint: http://127.0.0.1:${port}\nttl: 1m\n`,
+    );
+
+  async function startServer(listenPort = 0): Promise<DiscoveryServer> {
+    return createDiscoveryServer({
+      listen: { host: "127.0.0.1", port: listenPort },
+      rateLimit: null,
+      version: "test",
+    });
+  }
+
+  async function machine(name: string, address: string): Promise<Machine> {
+    const state = wrapCore(withValidation(createMemoryState(), registry));
+    const runtime = createControllerRuntime({ state });
+    runtime.register(
+      createDiscoveryController({
+        mode: "local",
+        version: "test",
+        listenHost: address,
+        trigger: () => runtime.trigger(discoveryControllerName),
+        backoff: { initialMs: 50, maxMs: 200 },
+      }),
+    );
+    await state.create(HostnameStatus.make(hostnameId, { hostname: name, managed: false }));
+    await runtime.start();
+    let revision = 0;
+    const m: Machine = {
+      state,
+      runtime,
+      async configure(docs) {
+        revision++;
+        const spec = {
+          revision,
+          yaml: yamlOf(...docs),
+          complete: true,
+          appliedAt: new Date().toISOString(),
+          appliedBy: "test",
+          mode: "auto" as const,
+        };
+        await state.upsert(
+          MachineConfigResource.ptr(machineConfigId),
+          (d) => {
+            d.spec = spec;
+          },
+          { initial: () => spec },
+        );
+      },
+      affiliates: async () => (await state.list(Affiliate.kind())) as never,
+    };
+    machines.push(m);
+    return m;
+  }
+
+  const hostnames = async (m: Machine) => (await m.affiliates()).map((a) => a.spec.hostname).sort();
+
+  before(async () => {
+    server = await startServer();
+    port = server.port;
+  });
+  afterEach(async () => {
+    await Promise.all(machines.map((m) => m.runtime.stop()));
+    machines = [];
+  });
+  after(() => server.close());
+
+  it("three machines of a cluster find each other; their records open only with the cluster secret", async () => {
+    const id = newClusterId();
+    const worker = inCluster((await fixtures()).worker, id);
+    const controlplane = inCluster((await fixtures()).controlplane, id);
+    const [a, b, c] = await Promise.all([
+      machine("node-a", "127.0.0.11"),
+      machine("node-b", "127.0.0.12"),
+      machine("node-c", "127.0.0.13"),
+    ]);
+    await a.configure([...controlplane, discoveryDoc()]);
+    await b.configure([...worker, discoveryDoc()]);
+    await c.configure([...worker, discoveryDoc()]);
+    for (const [m, expected] of [
+      [a, ["node-b", "node-c"]],
+      [b, ["node-a", "node-c"]],
+      [c, ["node-a", "node-b"]],
+    ] as const) {
+      await eventually(`${expected.join(", ")} as affiliates`, async () =>
+        JSON.stringify(await hostnames(m)) === JSON.stringify(expected) ? true : undefined,
+      );
+    }
+    const seenFromB = (await b.affiliates()).find((x) => x.spec.hostname === "node-a")!.spec;
+    assert.deepEqual(
+      { ...seenFromB, nodeId: "", operatingSystem: "" },
+      {
+        nodeId: "",
+        hostname: "node-a",
+        nodename: "node-a",
+        machineType: "controlplane",
+        operatingSystem: "",
+        addresses: ["127.0.0.11"],
+        endpoints: [],
+        apiPort: 50000,
+        source: "discovery",
+        stale: false,
+      },
+    );
+    const status = (await a.state.get(DiscoveryStatus.ptr(discoveryStatusId))).spec;
+    assert.equal(status.connected, true);
+    assert.equal(status.published, true);
+    assert.equal(status.publicIp, "127.0.0.1");
+    assert.equal(status.affiliates, 2);
+
+    // What the server holds is ciphertext: no hostname appears in it.
+    const stored = await server.store.list(id);
+    assert.equal(stored.length, 3);
+    for (const s of stored) assert.ok(!Buffer.from(s.data).toString("latin1").includes("node-"), "sealed");
+  });
+
+  it("a machine with another cluster secret sees nobody, is seen by nobody, and counts what it could not open", async () => {
+    const { secrets } = await fixtures();
+    const id = newClusterId();
+    const worker = inCluster((await fixtures()).worker, id);
+    const [a, b, stranger] = await Promise.all([
+      machine("node-a", "127.0.0.11"),
+      machine("node-b", "127.0.0.12"),
+      machine("stranger", "127.0.0.14"),
+    ]);
+    const otherSecret = Buffer.alloc(32, 7).toString("base64");
+    const strangerDocs = inCluster(worker, id, otherSecret);
+    assert.notEqual(otherSecret, secrets.cluster.secret);
+    await a.configure([...worker, discoveryDoc()]);
+    await b.configure([...worker, discoveryDoc()]);
+    await stranger.configure([...strangerDocs, discoveryDoc()]);
+    await eventually("the stranger's failed attempts", async () => {
+      const s = (await stranger.state.find(DiscoveryStatus.ptr(discoveryStatusId)))?.spec;
+      return s?.connected && s.undecryptable >= 2 ? s : undefined;
+    });
+    await eventually("a and b see each other", async () =>
+      (await hostnames(a)).includes("node-b") && (await hostnames(b)).includes("node-a") ? true : undefined,
+    );
+    assert.deepEqual(await stranger.affiliates(), []);
+    assert.deepEqual(await hostnames(a), ["node-b"]);
+    const statusA = (await a.state.get(DiscoveryStatus.ptr(discoveryStatusId))).spec;
+    assert.ok(statusA.undecryptable >= 1, "the stranger's record counted, not shown");
+  });
+
+  it("keeps the last known members, marked stale, while the service is down; reconnects and republishes", async () => {
+    const id = newClusterId();
+    const worker = inCluster((await fixtures()).worker, id);
+    const [a, b] = await Promise.all([machine("node-a", "127.0.0.11"), machine("node-b", "127.0.0.12")]);
+    await a.configure([...worker, discoveryDoc()]);
+    await b.configure([...worker, discoveryDoc()]);
+    await eventually("a sees b", async () => ((await hostnames(a)).includes("node-b") ? true : undefined));
+
+    await server.close();
+    try {
+      const stale = await eventually("b marked stale on a", async () => {
+        const [x] = await a.affiliates();
+        return x?.spec.stale ? x : undefined;
+      });
+      assert.equal(stale.spec.hostname, "node-b", "the record is kept");
+    } finally {
+      server = await startServer(port); // a fresh server: it knows nothing until the clients publish again
+    }
+    await eventually("a sees b again, not stale", async () => {
+      const [x] = await a.affiliates();
+      return x && !x.spec.stale && x.spec.hostname === "node-b" ? true : undefined;
+    });
+    await eventually("b sees a again", async () =>
+      (await hostnames(b)).includes("node-a") ? true : undefined,
+    );
+    assert.equal((await server.store.list(id)).length, 2);
+  });
+
+  it("drops its members and status when discovery is disabled, keeping its node id", async () => {
+    const worker = inCluster((await fixtures()).worker, newClusterId());
+    const [a, b] = await Promise.all([machine("node-a", "127.0.0.11"), machine("node-b", "127.0.0.12")]);
+    await a.configure([...worker, discoveryDoc()]);
+    await b.configure([...worker, discoveryDoc()]);
+    await eventually("a sees b", async () => ((await hostnames(a)).includes("node-b") ? true : undefined));
+    const [identity] = await a.state.list(NodeIdentity.kind());
+    await a.configure([...worker, discoveryDoc(false)]);
+    await eventually("no affiliates on a", async () =>
+      (await a.affiliates()).length === 0 ? true : undefined,
+    );
+    assert.equal(await a.state.find(DiscoveryStatus.ptr(discoveryStatusId)), undefined);
+    const [kept] = await a.state.list(NodeIdentity.kind());
+    assert.deepEqual(kept?.spec, identity?.spec);
+  });
+});
