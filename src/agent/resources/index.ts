@@ -1,5 +1,6 @@
 import type { ResourceDefinition } from "../../runtime/resource/definition.ts";
 import { AddressSpec, AddressStatus, NodeAddress } from "./address.ts";
+import { Affiliate, DiscoveryStatus, NodeIdentity } from "./affiliate.ts";
 import { APIBalancerSpec, APIBalancerStatus } from "./api-balancer.ts";
 import { DriftStatus } from "./drift.ts";
 import { EtcdMember, EtcdMembership, EtcdRootSecret, EtcdSpec, EtcdStatus } from "./etcd.ts";
@@ -15,6 +16,7 @@ import { ServiceSpec, ServiceStatusResource } from "./service.ts";
 import { SysctlSpec, SysctlStatus } from "./sysctl.ts";
 
 export * from "./address.ts";
+export * from "./affiliate.ts";
 export * from "./api-balancer.ts";
 export * from "./drift.ts";
 export * from "./etcd.ts";
@@ -63,5 +65,8 @@ export const agentResources: readonly ResourceDefinition<unknown>[] = [
   EtcdStatus,
   APIBalancerSpec,
   APIBalancerStatus,
+  NodeIdentity,
+  Affiliate,
+  DiscoveryStatus,
   ResourceDefinitionResource,
 ];
