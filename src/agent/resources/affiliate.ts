@@ -5,7 +5,7 @@ import { defineResource } from "../../runtime/resource/definition.ts";
 export const Affiliate = defineResource({
   type: "Affiliate",
   namespace: "cluster",
-  aliases: ["affiliates", "members"],
+  aliases: ["affiliates"],
   printColumns: [
     { name: "Hostname", path: "hostname" },
     { name: "Type", path: "machineType" },
