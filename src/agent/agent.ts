@@ -22,6 +22,10 @@ import { withValidation } from "../runtime/state/validating-state.ts";
 import { type ConfigApplier, createConfigApplier } from "./config-applier.ts";
 import { configHistory, currentConfig, storeConfig } from "./config-store.ts";
 import { createServiceConfigController } from "./controllers/config/service-config-controller.ts";
+import {
+  createDiscoveryController,
+  discoveryControllerName,
+} from "./controllers/discovery/discovery-controller.ts";
 import { createEtcdConfigController } from "./controllers/etcd/etcd-config-controller.ts";
 import { createEtcdController } from "./controllers/etcd/etcd-controller.ts";
 import { createEtcdMemberController } from "./controllers/etcd/etcd-member-controller.ts";
@@ -342,6 +346,12 @@ export function createAgent(options: AgentOptions): Agent {
         runningPid: () => supervisor.list().find((s) => s.id === "etcd")?.pid,
       }),
       createEtcdMemberController({ clients: etcdClients, bootId }),
+      createDiscoveryController({
+        mode,
+        version: options.version,
+        ...(options.listen ? { listenHost: options.listen.host } : {}),
+        trigger: () => runtime.trigger(discoveryControllerName),
+      }),
     );
     await runtime.start();
     await startServer(b);
