@@ -231,8 +231,9 @@ describe("discovery controller against a real discovery service", () => {
     assert.equal((await server.store.list(id)).length, 2);
   });
 
-  it("drops its members and status when discovery is disabled, keeping its node id", async () => {
-    const worker = inCluster((await fixtures()).worker, newClusterId());
+  it("drops its members, status and record at the service when discovery is disabled, keeping its node id", async () => {
+    const id = newClusterId();
+    const worker = inCluster((await fixtures()).worker, id);
     const [a, b] = await Promise.all([machine("node-a", "127.0.0.11"), machine("node-b", "127.0.0.12")]);
     await a.configure([...worker, discoveryDoc()]);
     await b.configure([...worker, discoveryDoc()]);
@@ -245,5 +246,10 @@ describe("discovery controller against a real discovery service", () => {
     assert.equal(await a.state.find(DiscoveryStatus.ptr(discoveryStatusId)), undefined);
     const [kept] = await a.state.list(NodeIdentity.kind());
     assert.deepEqual(kept?.spec, identity?.spec);
+    const nodeId = (identity?.spec as { nodeId: string }).nodeId;
+    await eventually("a's record gone from the service", async () =>
+      (await server.store.list(id)).some((r) => r.id === nodeId) ? undefined : true,
+    );
+    assert.equal((await server.store.list(id)).length, 1, "b's record stays");
   });
 });

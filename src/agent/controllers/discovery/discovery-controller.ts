@@ -71,11 +71,12 @@ export function createDiscoveryController(options: DiscoveryControllerOptions): 
   let client: DiscoveryClient | undefined;
   let clientKey = "";
 
-  function stopClient(): void {
+  /** With `deleteSelf`, the record goes from the service too (discovery turned off). */
+  function stopClient(deleteSelf = false): void {
     const c = client;
     client = undefined;
     clientKey = "";
-    void c?.close();
+    void c?.close({ deleteSelf });
   }
 
   return {
@@ -105,7 +106,7 @@ export function createDiscoveryController(options: DiscoveryControllerOptions): 
       const cluster = config?.find("ClusterConfig");
       const machine = config?.find("MachineConfig");
       if (!config || !discovery?.enabled || !discovery.endpoint || !cluster || !machine) {
-        stopClient();
+        stopClient(true);
         await affiliates.cleanup();
         await statuses.cleanup();
         await identities.cleanup();
