@@ -246,7 +246,7 @@ describe("discovery controller against a real discovery service", () => {
     assert.equal(await a.state.find(DiscoveryStatus.ptr(discoveryStatusId)), undefined);
     const [kept] = await a.state.list(NodeIdentity.kind());
     assert.deepEqual(kept?.spec, identity?.spec);
-    const nodeId = (identity?.spec as { nodeId: string }).nodeId;
+    const nodeId = (identity!.spec as { nodeId: string }).nodeId;
     await eventually("a's record gone from the service", async () =>
       (await server.store.list(id)).some((r) => r.id === nodeId) ? undefined : true,
     );
