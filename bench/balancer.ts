@@ -6,7 +6,7 @@
 //
 // The file also holds the child processes' code: PLINTH_BENCH_ROLE=upstream|plinth runs one.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,9 +66,43 @@ async function runPlinth(upstreams: string[]): Promise<void> {
   process.once("SIGTERM", () => void balancer.close().then(() => process.exit(0)));
 }
 
+/**
+ * The floor of Node's own net stack, for reference: a bare proxy (round-robin, `net` sockets and
+ * `data` events, no health, choice, timers or metrics). What Plinth adds is the gap above it.
+ */
+async function runBare(upstreams: string[]): Promise<void> {
+  const targets = upstreams.map((u) => ({
+    host: u.slice(0, u.lastIndexOf(":")),
+    port: Number(u.slice(u.lastIndexOf(":") + 1)),
+  }));
+  let next = 0;
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => {
+    const upstream = connect({ ...targets[next++ % targets.length]!, noDelay: true, allowHalfOpen: true });
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+    upstream.once("connect", () => {
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
+        from.on("data", (d: Buffer) => {
+          if (!to.write(d)) from.pause();
+        });
+        to.on("drain", () => from.resume());
+        from.on("end", () => to.end());
+      }
+      client.resume();
+    });
+  });
+  server.listen({ host: "127.0.0.1", port: 0, backlog: 4096 }, () => {
+    process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`);
+  });
+}
+
 const role = process.env.PLINTH_BENCH_ROLE;
 if (role === "upstream") await runUpstream(process.env.BENCH_HOST!, Number(process.env.BENCH_PORT));
 if (role === "plinth") await runPlinth(process.env.BENCH_UPSTREAMS!.split(","));
+if (role === "bare") await runBare(process.env.BENCH_UPSTREAMS!.split(","));
 
 const self = fileURLToPath(import.meta.url);
 const children = new Set<ChildProcess>();
@@ -244,8 +278,22 @@ function shortRequest(port: number, host = "127.0.0.1"): Promise<boolean> {
   });
 }
 
-/** Short connections per second, `shortConcurrency` at a time, after a warm-up. */
-async function shortRps(port: number, host = "127.0.0.1"): Promise<{ rps: number; failed: number }> {
+/** CPU time (user + system) a process has used, µs; Linux counts it in 1/100 s ticks. */
+async function cpuUs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/**
+ * Short connections per second, `shortConcurrency` at a time, after a warm-up; with `pid`, also
+ * the CPU that process spent per connection in the counted window.
+ */
+async function shortRps(
+  port: number,
+  host = "127.0.0.1",
+  pid?: number,
+): Promise<{ rps: number; failed: number; cpuUsPerConnection: number }> {
   let done = 0;
   let failed = 0;
   let counting = false;
@@ -259,14 +307,16 @@ async function shortRps(port: number, host = "127.0.0.1"): Promise<{ rps: number
     }
   });
   await sleep(warmupMs);
+  const cpuBefore = pid === undefined ? 0 : await cpuUs(pid);
   counting = true;
   const start = performance.now();
   await sleep(shortMs);
   counting = false;
   const secs = (performance.now() - start) / 1000;
+  const cpu = pid === undefined ? 0 : (await cpuUs(pid)) - cpuBefore;
   running = false;
   await Promise.all(loops);
-  return { rps: done / secs, failed };
+  return { rps: done / secs, failed, cpuUsPerConnection: done > 0 ? cpu / done : 0 };
 }
 
 /** Median round trip of 32 bytes on one open connection, µs. */
@@ -349,31 +399,47 @@ export async function balancerBench(options: BenchOptions): Promise<Record<strin
     const keys = ups.map((u) => `${u.host}:${u.port}`);
     const theirs = await startHaproxy(haproxy, dir, keys, threads);
     const ours = await spawnRole({ PLINTH_BENCH_ROLE: "plinth", BENCH_UPSTREAMS: keys.join(",") });
-    await sleep(1200); // both have checked every upstream
+    const bare = await spawnRole({ PLINTH_BENCH_ROLE: "bare", BENCH_UPSTREAMS: keys.join(",") });
+    await sleep(1200); // both balancers have checked every upstream
+    // Warm-up, not counted: a Node process runs its hot paths unoptimised for the first thousands
+    // of connections, and a long-running balancer is measured here, not a cold start.
+    for (const { port } of [theirs, ours, bare]) {
+      await shortRps(port);
+      await bulkMBps(port);
+    }
 
     // The load generator's own ceiling: straight to one upstream, no proxy in between.
     const directMBps = await bulkMBps(ups[0]!.port, ups[0]!.host);
     const directRps = (await shortRps(ups[0]!.port, ups[0]!.host)).rps;
     const directLat: number[] = [];
-    const empty = () => ({ mbps: [] as number[], rps: [] as number[], lat: [] as number[] });
-    const samples = { ours: empty(), theirs: empty() };
-    const ratios = { mbps: [] as number[], rps: [] as number[] };
+    const empty = () => ({
+      mbps: [] as number[],
+      rps: [] as number[],
+      lat: [] as number[],
+      cpu: [] as number[],
+    });
+    const samples = { ours: empty(), theirs: empty(), bare: empty() };
+    const ratios = { mbps: [] as number[], rps: [] as number[], bareRps: [] as number[] };
     let shortFailures = 0;
-    // Paired rounds, alternating which proxy goes first, so that a burst of other work on the
-    // machine hits both alike; the ratios are medians of the rounds' ratios.
+    const contenders = { ours, theirs, bare };
+    // Rounds in which every proxy takes its turn (the order rotating), so that a burst of other
+    // work on the machine hits all alike; the ratios are medians of the rounds' ratios.
     for (let r = 0; r < rounds; r++) {
       directLat.push(await pingPongP50Us(ups[0]!.port, ups[0]!.host));
-      const order = r % 2 === 0 ? (["theirs", "ours"] as const) : (["ours", "theirs"] as const);
-      for (const who of order) {
-        const port = who === "ours" ? ours.port : theirs.port;
-        samples[who].mbps.push(await bulkMBps(port));
-        const short = await shortRps(port);
+      const turns = (["theirs", "ours", "bare"] as const).map((_, i, all) => all[(i + r) % all.length]!);
+      for (const who of turns) {
+        const { port, child } = contenders[who];
+        const short = await shortRps(port, "127.0.0.1", child.pid);
         shortFailures += short.failed;
         samples[who].rps.push(short.rps);
+        samples[who].cpu.push(short.cpuUsPerConnection);
+        if (who === "bare") continue; // the floor is measured for short connections only
+        samples[who].mbps.push(await bulkMBps(port));
         samples[who].lat.push(await pingPongP50Us(port));
       }
       ratios.mbps.push(samples.ours.mbps[r]! / samples.theirs.mbps[r]!);
       ratios.rps.push(samples.ours.rps[r]! / samples.theirs.rps[r]!);
+      ratios.bareRps.push(samples.bare.rps[r]! / samples.theirs.rps[r]!);
     }
     const median = (list: readonly number[]) => percentile(list, 50);
     const direct = median(directLat);
@@ -392,6 +458,10 @@ export async function balancerBench(options: BenchOptions): Promise<Record<strin
       haproxyShortRps: Math.round(median(samples.theirs.rps)),
       directBulkMBps: Math.round(directMBps),
       directShortRps: Math.round(directRps),
+      bareNodeRpsRatioVsHaproxy: round(median(ratios.bareRps), 3),
+      plinthCpuUsPerConnection: round(median(samples.ours.cpu), 1),
+      haproxyCpuUsPerConnection: round(median(samples.theirs.cpu), 1),
+      bareNodeCpuUsPerConnection: round(median(samples.bare.cpu), 1),
       haproxyAddedP50LatencyUs: round(median(samples.theirs.lat) - direct, 1),
       directP50LatencyUs: round(direct, 1),
       haproxyFailoverMs: round(theirFailover.ms, 1),
@@ -409,10 +479,19 @@ export async function balancerBench(options: BenchOptions): Promise<Record<strin
       },
       {
         key: "rpsRatioVsHaproxy",
-        label: `short connections/s, ours / haproxy (${result.plinthShortRps} / ${result.haproxyShortRps})`,
+        label:
+          `short connections/s, ours / haproxy (${result.plinthShortRps} / ${result.haproxyShortRps}; ` +
+          `CPU µs per connection ${result.plinthCpuUsPerConnection} / ${result.haproxyCpuUsPerConnection}, ` +
+          `bare Node proxy ${result.bareNodeCpuUsPerConnection})`,
         value: result.rpsRatioVsHaproxy,
         unit: "x",
         target: { value: 0.9, higherIsBetter: true },
+      },
+      {
+        key: "bareNodeRpsRatioVsHaproxy",
+        label: "short connections/s, bare Node proxy / haproxy (the floor of Node's net stack)",
+        value: result.bareNodeRpsRatioVsHaproxy,
+        unit: "x",
       },
       {
         key: "addedP50LatencyUs",

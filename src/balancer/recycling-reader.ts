@@ -20,7 +20,9 @@ export interface RecyclingReader {
   release(): void;
 }
 
-const readers = new WeakMap<Socket, RecyclingReader>();
+/** Where a socket keeps its reader: a property, not a WeakMap (whose writes cost the GC more). */
+const readerKey = Symbol("plinth.recyclingReader");
+type WithReader = Socket & { [readerKey]?: RecyclingReader };
 
 export function createRecyclingReader(): RecyclingReader {
   let current = spare.pop() ?? Buffer.allocUnsafe(chunkSize);
@@ -63,9 +65,9 @@ export function createRecyclingReader(): RecyclingReader {
 
 /** Remembers the reader of a socket created with its `onread`. */
 export function attachReader(socket: Socket, reader: RecyclingReader): void {
-  readers.set(socket, reader);
+  (socket as WithReader)[readerKey] = reader;
 }
 
 export function readerOf(socket: Socket): RecyclingReader | undefined {
-  return readers.get(socket);
+  return (socket as WithReader)[readerKey];
 }

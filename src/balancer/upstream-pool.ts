@@ -105,6 +105,23 @@ function settingsOf(options: Omit<PoolOptions, "onChange">): Settings {
   };
 }
 
+/**
+ * Fewest open connections first; stable, so that among equally loaded upstreams the rotation
+ * decides. An insertion sort: the lists are a handful long and this runs per connection.
+ */
+function byConnections(list: Upstream[]): Upstream[] {
+  for (let i = 1; i < list.length; i++) {
+    const item = list[i]!;
+    let j = i - 1;
+    while (j >= 0 && list[j]!.activeConnections > item.activeConnections) {
+      list[j + 1] = list[j]!;
+      j--;
+    }
+    list[j + 1] = item;
+  }
+  return list;
+}
+
 /** The list starting at its `turn % length`th element (round-robin). */
 function rotate<T>(list: T[], turn: number): T[] {
   const r = list.length > 1 ? turn % list.length : 0;
@@ -178,9 +195,7 @@ export function createUpstreamPool(options: PoolOptions = {}): UpstreamPool {
         if (m.health === "healthy") (m.latencyMs! <= limit ? near : far).push(m);
         else if (m.health === "unknown") unknown.push(m);
       }
-      const order = rotate(near, start);
-      // Stable: among equally loaded upstreams the rotation decides.
-      if (order.length > 1) order.sort((a, b) => a.activeConnections - b.activeConnections);
+      const order = byConnections(rotate(near, start));
       if (far.length > 1) far.sort(byLatency);
       for (const m of far) order.push(m);
       for (const m of rotate(unknown, start)) order.push(m);
