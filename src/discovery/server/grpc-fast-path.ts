@@ -76,17 +76,23 @@ function frame(bytes: Uint8Array): Buffer {
   return out;
 }
 
+// Node copies headers it is given, so these are shared by every call.
+const grpcHeaders = { ":status": 200, "content-type": "application/grpc" };
+const okStatus = { "grpc-status": "0" };
+
 // Every watcher of a cluster is sent the same message object for one change: frame it once.
 const framed = new WeakMap<object, Buffer>();
 
 function frameMessage(schema: DescMessage, message: MessageShape<DescMessage>): Buffer {
   let bytes = framed.get(message);
   if (!bytes) {
-    bytes = frame(
-      schema === WatchResponseSchema
-        ? encodeWatchResponse(message as WatchResponse)
-        : toBinary(schema, message),
-    );
+    if (schema === WatchResponseSchema) {
+      const encoded = encodeWatchResponse(message as WatchResponse, 5);
+      bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+      bytes.writeUInt32BE(encoded.byteLength - 5, 1);
+    } else {
+      bytes = frame(toBinary(schema, message));
+    }
     framed.set(message, bytes);
   }
   return bytes;
@@ -136,8 +142,11 @@ export function createGrpcFastPath(
   /** Ends the call: trailers after what was sent, or a trailers-only answer when nothing was. */
   function finish(stream: ServerHttp2Stream, code: number, message: string, body?: Buffer): void {
     if (stream.destroyed || stream.closed) return;
-    const status: Record<string, string> = { "grpc-status": String(code) };
-    if (message) status["grpc-message"] = encodeGrpcMessage(message);
+    const status: Record<string, string> = message
+      ? { "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) }
+      : code === 0
+        ? okStatus
+        : { "grpc-status": String(code) };
     if (!stream.headersSent) {
       if (!body) {
         stream.respond(
@@ -146,7 +155,7 @@ export function createGrpcFastPath(
         );
         return;
       }
-      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+      stream.respond(grpcHeaders, { waitForTrailers: true });
     }
     stream.once("wantTrailers", () => {
       if (!stream.destroyed) stream.sendTrailers(status);
@@ -234,7 +243,7 @@ export function createGrpcFastPath(
       const messages = method.call(input as never, call) as AsyncIterable<MessageShape<DescMessage>>;
       for await (const message of messages) {
         if (!stream.headersSent) {
-          stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+          stream.respond(grpcHeaders, { waitForTrailers: true });
         }
         if (!stream.write(frameMessage(method.output, message))) await drained(stream, call.signal);
       }

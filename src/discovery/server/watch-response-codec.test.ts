@@ -37,6 +37,9 @@ describe("encodeWatchResponse", () => {
         Buffer.from(toBinary(WatchResponseSchema, message)).toString("hex"),
       );
       assert.deepEqual(fromBinary(WatchResponseSchema, ours), message);
+      const reserved = encodeWatchResponse(message, 5);
+      assert.deepEqual([...reserved.subarray(0, 5)], [0, 0, 0, 0, 0]);
+      assert.deepEqual(reserved.subarray(5), ours, "room reserved in front, the same message after it");
     });
   }
 });

@@ -25,8 +25,11 @@ function writeVarint(out: Uint8Array, at: number, n: number): number {
 
 const encoder = new TextEncoder();
 
-/** Encodes a WatchResponse (without unknown fields, which the server never sets). */
-export function encodeWatchResponse(message: WatchResponse): Uint8Array {
+/**
+ * Encodes a WatchResponse (without unknown fields, which the server never sets); with `reserve`,
+ * that many zero bytes come first (room for the gRPC frame header, so nothing is copied later).
+ */
+export function encodeWatchResponse(message: WatchResponse, reserve = 0): Uint8Array {
   const ids = message.affiliates.map((a) => (a.id ? encoder.encode(a.id) : undefined));
   const sizes = message.affiliates.map((a, i) => {
     let size = 0;
@@ -38,8 +41,8 @@ export function encodeWatchResponse(message: WatchResponse): Uint8Array {
   });
   let total = message.deleted ? 2 : 0;
   for (const size of sizes) total += 1 + varintSize(size) + size;
-  const out = new Uint8Array(total);
-  let at = 0;
+  const out = new Uint8Array(reserve + total);
+  let at = reserve;
   message.affiliates.forEach((a, i) => {
     out[at++] = 0x0a; // affiliates = 1, length-delimited
     at = writeVarint(out, at, sizes[i]!);
