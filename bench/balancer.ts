@@ -319,28 +319,40 @@ async function shortRps(
   return { rps: done / secs, failed, cpuUsPerConnection: done > 0 ? cpu / done : 0 };
 }
 
-/** Median round trip of 32 bytes on one open connection, µs. */
-async function pingPongP50Us(port: number, host = "127.0.0.1"): Promise<number> {
-  const s = await open(port, host);
+/** One round trip of 32 bytes on an open connection, µs. */
+function roundTripUs(s: Socket, payload: Buffer): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let got = 0;
+    const onData = (d: Buffer) => {
+      got += d.length;
+      if (got < payload.length) return;
+      s.off("data", onData);
+      resolve((performance.now() - t0) * 1000);
+    };
+    s.on("data", onData);
+    s.write(payload);
+  });
+}
+
+/**
+ * Median round trip on one open connection to each target, µs. The targets take turns, one
+ * round trip each, so that all see the same machine: how fast an idle CPU wakes up moves these
+ * figures more than any proxy does, and it changes from one second to the next.
+ */
+async function pingPongP50Us(targets: readonly { port: number; host?: string }[]): Promise<number[]> {
+  const sockets = await Promise.all(targets.map((t) => open(t.port, t.host)));
   const payload = Buffer.alloc(32, 0x62);
-  const samples: number[] = [];
+  const samples = targets.map(() => [] as number[]);
   for (let i = 0; i < pingPongs + 200; i++) {
-    const t0 = performance.now();
-    await new Promise<void>((resolve) => {
-      let got = 0;
-      const onData = (d: Buffer) => {
-        got += d.length;
-        if (got < payload.length) return;
-        s.off("data", onData);
-        resolve();
-      };
-      s.on("data", onData);
-      s.write(payload);
-    });
-    if (i >= 200) samples.push((performance.now() - t0) * 1000);
+    for (let k = 0; k < sockets.length; k++) {
+      const j = (i + k) % sockets.length;
+      const us = await roundTripUs(sockets[j]!, payload);
+      if (i >= 200) samples[j]!.push(us);
+    }
   }
-  s.destroy();
-  return percentile(samples, 50);
+  for (const s of sockets) s.destroy();
+  return samples.map((list) => percentile(list, 50));
 }
 
 /**
@@ -425,7 +437,14 @@ export async function balancerBench(options: BenchOptions): Promise<Record<strin
     // Rounds in which every proxy takes its turn (the order rotating), so that a burst of other
     // work on the machine hits all alike; the ratios are medians of the rounds' ratios.
     for (let r = 0; r < rounds; r++) {
-      directLat.push(await pingPongP50Us(ups[0]!.port, ups[0]!.host));
+      const [direct, viaTheirs, viaOurs] = await pingPongP50Us([
+        { port: ups[0]!.port, host: ups[0]!.host },
+        { port: theirs.port },
+        { port: ours.port },
+      ]);
+      directLat.push(direct!);
+      samples.theirs.lat.push(viaTheirs!);
+      samples.ours.lat.push(viaOurs!);
       const turns = (["theirs", "ours", "bare"] as const).map((_, i, all) => all[(i + r) % all.length]!);
       for (const who of turns) {
         const { port, child } = contenders[who];
@@ -435,7 +454,6 @@ export async function balancerBench(options: BenchOptions): Promise<Record<strin
         samples[who].cpu.push(short.cpuUsPerConnection);
         if (who === "bare") continue; // the floor is measured for short connections only
         samples[who].mbps.push(await bulkMBps(port));
-        samples[who].lat.push(await pingPongP50Us(port));
       }
       ratios.mbps.push(samples.ours.mbps[r]! / samples.theirs.mbps[r]!);
       ratios.rps.push(samples.ours.rps[r]! / samples.theirs.rps[r]!);
@@ -450,7 +468,7 @@ export async function balancerBench(options: BenchOptions): Promise<Record<strin
     const result = {
       throughputRatioVsHaproxy: round(median(ratios.mbps), 3),
       rpsRatioVsHaproxy: round(median(ratios.rps), 3),
-      addedP50LatencyUs: round(median(samples.ours.lat) - direct, 1),
+      addedP50LatencyUs: round(median(samples.ours.lat.map((l, r) => l - directLat[r]!)), 1),
       failoverMs: round(ourFailover.ms, 1),
       plinthBulkMBps: Math.round(median(samples.ours.mbps)),
       haproxyBulkMBps: Math.round(median(samples.theirs.mbps)),
@@ -462,7 +480,7 @@ export async function balancerBench(options: BenchOptions): Promise<Record<strin
       plinthCpuUsPerConnection: round(median(samples.ours.cpu), 1),
       haproxyCpuUsPerConnection: round(median(samples.theirs.cpu), 1),
       bareNodeCpuUsPerConnection: round(median(samples.bare.cpu), 1),
-      haproxyAddedP50LatencyUs: round(median(samples.theirs.lat) - direct, 1),
+      haproxyAddedP50LatencyUs: round(median(samples.theirs.lat.map((l, r) => l - directLat[r]!)), 1),
       directP50LatencyUs: round(direct, 1),
       haproxyFailoverMs: round(theirFailover.ms, 1),
       failoverFailedConnections: ourFailover.failed,
