@@ -21,6 +21,11 @@ import { type State, wrapCore } from "../runtime/state/state.ts";
 import { withValidation } from "../runtime/state/validating-state.ts";
 import { type ConfigApplier, createConfigApplier } from "./config-applier.ts";
 import { configHistory, currentConfig, storeConfig } from "./config-store.ts";
+import { createApiBalancerConfigController } from "./controllers/balancer/api-balancer-config-controller.ts";
+import {
+  apiBalancerControllerName,
+  createApiBalancerController,
+} from "./controllers/balancer/api-balancer-controller.ts";
 import { createServiceConfigController } from "./controllers/config/service-config-controller.ts";
 import {
   createDiscoveryController,
@@ -352,22 +357,35 @@ export function createAgent(options: AgentOptions): Agent {
         ...(options.listen ? { listenHost: options.listen.host } : {}),
         trigger: () => runtime.trigger(discoveryControllerName),
       }),
+      // Binds 127.0.0.1:7445: not for local agents, several of which may share one host.
+      ...(mode === "local"
+        ? []
+        : [
+            createApiBalancerConfigController({ mode }),
+            createApiBalancerController({
+              registry: metrics,
+              trigger: () => runtime.trigger(apiBalancerControllerName),
+            }),
+          ]),
     );
     await runtime.start();
     await startServer(b);
   }
 
   async function publishDefinitions(state: State): Promise<void> {
-    for (const def of registry.list()) {
-      const desc = describeDefinition(def);
-      await state.upsert(
-        { ...desc.metadata },
-        (d) => {
-          d.spec = desc.spec;
-        },
-        { owner: "agent", initial: () => desc.spec },
-      );
-    }
+    // All at once: the durable state commits writes of one turn together (one fsync, not 30).
+    await Promise.all(
+      registry.list().map((def) => {
+        const desc = describeDefinition(def);
+        return state.upsert(
+          { ...desc.metadata },
+          (d) => {
+            d.spec = desc.spec;
+          },
+          { owner: "agent", initial: () => desc.spec },
+        );
+      }),
+    );
   }
 
   async function applyConfigFile(b: Boot, path: string): Promise<void> {
