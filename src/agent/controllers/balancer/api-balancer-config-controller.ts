@@ -6,6 +6,7 @@ import type { Controller } from "../../../runtime/controller/controller.ts";
 import type { SpecOf } from "../../../runtime/resource/definition.ts";
 import { parsedConfig } from "../../parsed-config.ts";
 import {
+  Affiliate,
   APIBalancerSpec,
   apiBalancerId,
   EtcdMember,
@@ -15,6 +16,7 @@ import {
 
 type Spec = SpecOf<typeof APIBalancerSpec>;
 type Member = SpecOf<typeof EtcdMember>;
+type Peer = SpecOf<typeof Affiliate>;
 
 function hostOf(url: string): string | undefined {
   try {
@@ -25,14 +27,16 @@ function hostOf(url: string): string | undefined {
 }
 
 /**
- * The balancer's spec from the config and the control planes known from etcd membership: the
- * control-plane endpoint first, then each member's address on the endpoint's port, each once.
+ * The balancer's spec from the config and the control planes known from etcd membership and from
+ * discovery: the control-plane endpoint first, then each etcd member's address, then the first
+ * address of each control-plane affiliate, all on the endpoint's port, each once.
  * Undefined without a ClusterConfig, or when the `APIBalancer` document disables it (without the
  * document the balancer runs with its defaults, 127.0.0.1:7445 and checks every 1 s / 500 ms).
  */
 export function apiBalancerSpecFromConfig(
   bundle: ConfigBundle,
   members: readonly Member[],
+  affiliates: readonly Peer[] = [],
 ): Spec | undefined {
   const cluster = bundle.find("ClusterConfig");
   const doc = bundle.find("APIBalancer");
@@ -42,6 +46,7 @@ export function apiBalancerSpecFromConfig(
   const hosts = [
     hostOf(cluster.controlPlane.endpoint),
     ...members.map((m) => hostOf(m.peerUrls[0] ?? m.clientUrls[0] ?? "")),
+    ...affiliates.filter((a) => a.machineType === "controlplane").map((a) => a.addresses[0]),
   ].filter((h): h is string => h !== undefined);
   return {
     host: "127.0.0.1",
@@ -54,13 +59,14 @@ export function apiBalancerSpecFromConfig(
   };
 }
 
-/** Config and etcd membership → APIBalancerSpec; re-derived as members join and leave. */
+/** Config, etcd membership and discovery → APIBalancerSpec; re-derived as members join and leave. */
 export function createApiBalancerConfigController(options: { readonly mode: ValidationMode }): Controller {
   return {
     name: "APIBalancerConfigController",
     inputs: [
       { namespace: "config", type: MachineConfigResource.type, id: machineConfigId, kind: "weak" },
       { namespace: "etcd", type: EtcdMember.type, kind: "weak" },
+      { namespace: "cluster", type: Affiliate.type, kind: "weak" },
     ],
     outputs: [{ type: APIBalancerSpec.type, kind: "exclusive" }],
     async reconcile(ctx) {
@@ -68,7 +74,12 @@ export function createApiBalancerConfigController(options: { readonly mode: Vali
       const config = await ctx.find(MachineConfigResource.ptr(machineConfigId));
       if (config?.spec.complete === true) {
         const members = (await ctx.list(EtcdMember.kind())).map((m) => m.spec as Member);
-        const spec = apiBalancerSpecFromConfig(parsedConfig(config.spec.yaml, options.mode), members);
+        const affiliates = (await ctx.list(Affiliate.kind())).map((a) => a.spec as Peer);
+        const spec = apiBalancerSpecFromConfig(
+          parsedConfig(config.spec.yaml, options.mode),
+          members,
+          affiliates,
+        );
         if (spec) await out.apply(APIBalancerSpec.make(apiBalancerId, spec));
       }
       await out.cleanup();

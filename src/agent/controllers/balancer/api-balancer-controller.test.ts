@@ -61,6 +61,30 @@ describe("config → API balancer spec", () => {
     assert.deepEqual(spec?.upstreams, ["10.5.0.2:6443", "10.5.0.3:6443", "[fd00::4]:6443"]);
   });
 
+  it("adds control planes found by discovery, by their first address, and no workers", async () => {
+    const peer = (machineType: string, addresses: string[]) => ({
+      nodeId: machineType,
+      hostname: machineType,
+      nodename: machineType,
+      machineType,
+      operatingSystem: "Debian",
+      addresses,
+      endpoints: [],
+      source: "discovery" as const,
+      stale: false,
+    });
+    const spec = apiBalancerSpecFromConfig(
+      await bundle(),
+      [member("https://10.5.0.3:2380")],
+      [
+        peer("controlplane", ["10.5.0.3", "fd00::3"]),
+        peer("controlplane", ["10.5.0.9"]),
+        peer("worker", ["10.5.0.20"]),
+      ],
+    );
+    assert.deepEqual(spec?.upstreams, ["10.5.0.2:6443", "10.5.0.3:6443", "10.5.0.9:6443"]);
+  });
+
   it("follows the APIBalancer document, and runs no balancer when it is disabled", async () => {
     const custom = await bundle((docs) =>
       docs.push({
