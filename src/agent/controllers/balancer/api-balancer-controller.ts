@@ -103,6 +103,8 @@ export function createApiBalancerController(options: APIBalancerControllerOption
       }
       await out.apply(APIBalancerStatus.make(apiBalancerId, statusOf(balancer?.status(), error)));
       await out.cleanup();
+      // No refresh once the runtime is stopping: a timer set now would outlive it.
+      if (ctx.signal.aborted) return undefined;
       return { requeueAfterMs: error === undefined ? refreshMs : retryMs };
     },
   };
