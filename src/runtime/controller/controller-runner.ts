@@ -49,6 +49,8 @@ export function createControllerRunner(controller: Controller, options: RunnerOp
   }
 
   function after(ms: number, backingOffNow: boolean): void {
+    // A run that ends after stop() must not leave a timer behind.
+    if (abort.signal.aborted) return;
     clearTimeout(timer);
     backingOff = backingOffNow;
     timer = setTimeout(() => {

@@ -315,3 +315,37 @@ describe("controller triggers", () => {
     await state.close();
   });
 });
+
+describe("controller stop", () => {
+  it("a run still going when stop() is called leaves no requeue timer behind", async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const state = testState();
+    const rt = createControllerRuntime({ state });
+    let release!: () => void;
+    let started!: () => void;
+    const running = new Promise<void>((r) => {
+      started = r;
+    });
+    rt.register({
+      name: "slow-poller",
+      inputs: [],
+      outputs: [],
+      async reconcile() {
+        started();
+        await new Promise<void>((r) => {
+          release = r;
+        });
+        return { requeueAfterMs: 60_000 };
+      },
+    });
+    const before = timers();
+    await rt.start();
+    await running;
+    const stopping = rt.stop();
+    release();
+    await stopping;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(timers(), before, "no timer outlives the runtime");
+    await state.close();
+  });
+});
