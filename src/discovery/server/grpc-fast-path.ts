@@ -87,9 +87,8 @@ function frameMessage(schema: DescMessage, message: MessageShape<DescMessage>): 
   let bytes = framed.get(message);
   if (!bytes) {
     if (schema === WatchResponseSchema) {
-      const encoded = encodeWatchResponse(message as WatchResponse, 5);
-      bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
-      bytes.writeUInt32BE(encoded.byteLength - 5, 1);
+      bytes = encodeWatchResponse(message as WatchResponse, 5);
+      bytes.writeUInt32BE(bytes.length - 5, 1);
     } else {
       bytes = frame(toBinary(schema, message));
     }

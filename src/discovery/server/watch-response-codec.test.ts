@@ -36,7 +36,7 @@ describe("encodeWatchResponse", () => {
         Buffer.from(ours).toString("hex"),
         Buffer.from(toBinary(WatchResponseSchema, message)).toString("hex"),
       );
-      assert.deepEqual(fromBinary(WatchResponseSchema, ours), message);
+      assert.deepEqual(fromBinary(WatchResponseSchema, new Uint8Array(ours)), message);
       const reserved = encodeWatchResponse(message, 5);
       assert.deepEqual([...reserved.subarray(0, 5)], [0, 0, 0, 0, 0]);
       assert.deepEqual(reserved.subarray(5), ours, "room reserved in front, the same message after it");

@@ -23,35 +23,34 @@ function writeVarint(out: Uint8Array, at: number, n: number): number {
   return at;
 }
 
-const encoder = new TextEncoder();
-
 /**
  * Encodes a WatchResponse (without unknown fields, which the server never sets); with `reserve`,
  * that many zero bytes come first (room for the gRPC frame header, so nothing is copied later).
  */
-export function encodeWatchResponse(message: WatchResponse, reserve = 0): Uint8Array {
-  const ids = message.affiliates.map((a) => (a.id ? encoder.encode(a.id) : undefined));
+export function encodeWatchResponse(message: WatchResponse, reserve = 0): Buffer {
+  const ids = message.affiliates.map((a) => Buffer.byteLength(a.id, "utf8"));
   const sizes = message.affiliates.map((a, i) => {
     let size = 0;
-    const id = ids[i];
-    if (id) size += 1 + varintSize(id.length) + id.length;
+    const id = ids[i]!;
+    if (id > 0) size += 1 + varintSize(id) + id;
     if (a.data.length > 0) size += 1 + varintSize(a.data.length) + a.data.length;
     for (const e of a.endpoints) size += 1 + varintSize(e.length) + e.length;
     return size;
   });
   let total = message.deleted ? 2 : 0;
   for (const size of sizes) total += 1 + varintSize(size) + size;
-  const out = new Uint8Array(reserve + total);
+  // From Node's buffer pool (small messages are the rule); every byte is written below.
+  const out = Buffer.allocUnsafe(reserve + total);
+  out.fill(0, 0, reserve);
   let at = reserve;
   message.affiliates.forEach((a, i) => {
     out[at++] = 0x0a; // affiliates = 1, length-delimited
     at = writeVarint(out, at, sizes[i]!);
-    const id = ids[i];
-    if (id) {
+    const id = ids[i]!;
+    if (id > 0) {
       out[at++] = 0x0a; // id = 1
-      at = writeVarint(out, at, id.length);
-      out.set(id, at);
-      at += id.length;
+      at = writeVarint(out, at, id);
+      at += out.write(a.id, at, "utf8");
     }
     if (a.data.length > 0) {
       out[at++] = 0x12; // data = 2
