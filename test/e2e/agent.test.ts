@@ -15,6 +15,7 @@ import { resourceFromWire } from "../../src/api/resource-wire.ts";
 import { decodeCredential, parseClientConfig, selectContext } from "../../src/config/client-config.ts";
 import { type AgentProcess, startAgentProcess } from "../../src/testing/agent-process.ts";
 import { runCli } from "../../src/testing/cli.ts";
+import { eventually } from "../../src/testing/eventually.ts";
 
 const serviceDoc = (name: string, script: string) => `---
 apiVersion: v1alpha1
@@ -24,16 +25,6 @@ command: /bin/sh
 args: ["-c", ${JSON.stringify(script)}]
 restart: always
 `;
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("agent and machine API, three agents as processes", () => {
   let dir: string;

@@ -12,27 +12,13 @@ import {
 } from "../../src/discovery/testing/discovery-process.ts";
 import { type AgentProcess, startAgentProcess } from "../../src/testing/agent-process.ts";
 import { runCli } from "../../src/testing/cli.ts";
+import { eventually } from "../../src/testing/eventually.ts";
 
 const hosts = ["127.0.0.31", "127.0.0.32", "127.0.0.33"] as const;
 
 interface AffiliateView {
   readonly addresses: string[];
   readonly stale: boolean;
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe("agents find each other through the discovery service", () => {

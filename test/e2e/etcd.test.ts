@@ -14,23 +14,9 @@ import { decodeCredential, parseClientConfig, selectContext } from "../../src/co
 import { loadConfig } from "../../src/config/load-config.ts";
 import { type AgentProcess, startAgentProcess } from "../../src/testing/agent-process.ts";
 import { runCli } from "../../src/testing/cli.ts";
+import { eventually } from "../../src/testing/eventually.ts";
 
 const hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4"] as const;
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Process ids of the etcd servers whose data dir lies under `dir`: our own children, found by id. */
 async function etcdPids(dir: string): Promise<number[]> {

@@ -2,23 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { createDiscoveryServer, type DiscoveryServer } from "../../../discovery/server/discovery-server.ts";
+import { eventually } from "../../../testing/eventually.ts";
 import { createDiscoveryClient, type DiscoveryClient } from "./discovery-client.ts";
 
 const key = new Uint8Array(32).fill(1);
-
-async function eventually<T>(
-  what: string,
-  fn: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("discovery client", () => {
   let server: DiscoveryServer;

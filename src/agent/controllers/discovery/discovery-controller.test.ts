@@ -11,6 +11,7 @@ import type { Resource } from "../../../runtime/resource/resource.ts";
 import { createMemoryState } from "../../../runtime/state/backends/memory/memory-state.ts";
 import { type State, wrapCore } from "../../../runtime/state/state.ts";
 import { withValidation } from "../../../runtime/state/validating-state.ts";
+import { eventually } from "../../../testing/eventually.ts";
 import { NodeAddress } from "../../resources/address.ts";
 import { Affiliate, DiscoveryStatus, discoveryStatusId, NodeIdentity } from "../../resources/affiliate.ts";
 import { HostnameStatus, hostnameId } from "../../resources/hostname.ts";
@@ -43,16 +44,6 @@ interface Machine {
   readonly runtime: ControllerRuntime;
   configure(docs: unknown[]): Promise<void>;
   affiliates(): Promise<Resource<(typeof Affiliate)["schema"]["_output"]>[]>;
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe("discovery controller against a real discovery service", () => {
