@@ -43,6 +43,7 @@ type Command =
   | { readonly type: "load" }
   | { readonly type: "run"; readonly ms: number; readonly rate?: number }
   | { readonly type: "record"; readonly on: boolean }
+  | { readonly type: "count" }
   | { readonly type: "stop" };
 
 /** An AffiliateUpdate per affiliate, with the offset of the 8 bytes where its send time goes. */
@@ -189,7 +190,9 @@ async function watchers(url: string): Promise<void> {
   await ready.promise;
   parentPort!.postMessage({ type: "watching" });
   parentPort!.on("message", (command: Command) => {
-    if (command.type === "record") {
+    if (command.type === "count") {
+      parentPort!.postMessage({ type: "counted", samples: samples.length });
+    } else if (command.type === "record") {
       recording = command.on;
       if (!command.on) {
         parentPort!.postMessage({ type: "samples", samples: samples.splice(0), delivered });
@@ -281,7 +284,12 @@ export async function discoveryBench(options: BenchOptions): Promise<Record<stri
     watcher.postMessage({ type: "record", on: true } satisfies Command);
     updater.postMessage({ type: "run", ms: latencyMs, rate: latencyRate } satisfies Command);
     const paced = await reply<{ done: number; failures: number }>(updater, "ran");
-    await new Promise((r) => setTimeout(r, 300));
+    // Every paced update reaches its watcher; on a busy machine the last ones may take a while.
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      watcher.postMessage({ type: "count" } satisfies Command);
+      if ((await reply<{ samples: number }>(watcher, "counted")).samples >= paced.done) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     watcher.postMessage({ type: "record", on: false } satisfies Command);
     const { samples } = await reply<{ samples: number[] }>(watcher, "samples");
     if (samples.length < paced.done * 0.99) {
