@@ -13,7 +13,7 @@ import { createApiTransport } from "../src/api/client/api-transport.ts";
 import { MachineService } from "../src/api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { ResourceService, WatchEventType } from "../src/api/gen/plinth/resource/v1alpha1/resource_pb.ts";
 import { resourceFromWire, resourceToWire } from "../src/api/resource-wire.ts";
-import { decodeCredential, parseClientConfig, selectContext } from "../src/config/client-config.ts";
+import { contextTls, parseClientConfig, selectContext } from "../src/config/client-config.ts";
 import type { AnyResource } from "../src/runtime/resource/resource.ts";
 import { plinthBin, runCli } from "../src/testing/cli.ts";
 import { freePort } from "../src/testing/free-port.ts";
@@ -298,11 +298,7 @@ export async function agentBench(_options: BenchOptions): Promise<Record<string,
     if (gen.code !== 0) throw new Error(`plinth gen config failed: ${gen.stderr}`);
     const config = parseClientConfig(await readFile(join(dir, "plinthconfig"), "utf8"), "plinthconfig");
     const { context } = selectContext(config);
-    const adminTls: Tls = {
-      ca: decodeCredential(context.ca),
-      cert: decodeCredential(context.crt),
-      key: decodeCredential(context.key),
-    };
+    const adminTls: Tls = contextTls(context);
     const insecure: Tls = { insecure: true };
 
     // Maintenance mode: a fresh state dir each run.

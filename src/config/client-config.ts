@@ -67,6 +67,15 @@ export function decodeCredential(value: string): string {
   return new TextDecoder().decode(fromBase64(value) ?? new Uint8Array());
 }
 
+/** A context's CA, client certificate and key as PEM, in the shape TLS options take. */
+export function contextTls(context: ClientContext): { ca: string; cert: string; key: string } {
+  return {
+    ca: decodeCredential(context.ca),
+    cert: decodeCredential(context.crt),
+    key: decodeCredential(context.key),
+  };
+}
+
 /** Parses a client config; an empty text is an empty config. Throws invalid_argument naming `source`. */
 export function parseClientConfig(text: string, source: string): ClientConfig {
   const parsed = parseConfigText(text);

@@ -7,7 +7,7 @@ import { fromConnectError } from "../api/error-mapping.ts";
 import { MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import {
   type ClientConfig,
-  decodeCredential,
+  contextTls,
   selectContext,
   stringifyClientConfig,
 } from "../config/client-config.ts";
@@ -212,21 +212,15 @@ async function waitReady(
   deadline: number,
   say: (line: string) => void,
 ): Promise<void> {
-  const { context } = selectContext(clientConfig);
-  const tls = {
-    ca: decodeCredential(context.ca),
-    cert: decodeCredential(context.crt),
-    key: decodeCredential(context.key),
-  };
   await Promise.all(
     plan.nodes.map(async (node) => {
       await until(`${node.name} to answer over mTLS`, deadline, async () => {
-        const api = createApiTransport({ url: `https://${node.ip}:${apiPort}`, tls });
+        const m = adminMachine(node, clientConfig);
         try {
-          const reply = (await createClient(MachineService, api.transport).version({})).messages[0];
+          const reply = (await m.client.version({})).messages[0];
           return reply && !reply.maintenance ? true : undefined;
         } finally {
-          api.close();
+          m.close();
         }
       });
       say(`node ${node.name}: ready (mTLS)`);
@@ -238,11 +232,7 @@ function adminMachine(node: NodePlan, clientConfig: ClientConfig) {
   const { context } = selectContext(clientConfig);
   const api = createApiTransport({
     url: `https://${node.ip}:${apiPort}`,
-    tls: {
-      ca: decodeCredential(context.ca),
-      cert: decodeCredential(context.crt),
-      key: decodeCredential(context.key),
-    },
+    tls: contextTls(context),
   });
   return { client: createClient(MachineService, api.transport), close: api.close };
 }

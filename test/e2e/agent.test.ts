@@ -12,7 +12,7 @@ import { fromConnectError } from "../../src/api/error-mapping.ts";
 import { MachineService } from "../../src/api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { ResourceService, WatchEventType } from "../../src/api/gen/plinth/resource/v1alpha1/resource_pb.ts";
 import { resourceFromWire } from "../../src/api/resource-wire.ts";
-import { decodeCredential, parseClientConfig, selectContext } from "../../src/config/client-config.ts";
+import { contextTls, parseClientConfig, selectContext } from "../../src/config/client-config.ts";
 import { type AgentProcess, startAgentProcess } from "../../src/testing/agent-process.ts";
 import { runCli } from "../../src/testing/cli.ts";
 import { eventually } from "../../src/testing/eventually.ts";
@@ -40,11 +40,7 @@ describe("agent and machine API, three agents as processes", () => {
     const { context } = selectContext(config);
     const api = createApiTransport({
       url: `https://${agent.endpoint}`,
-      tls: {
-        ca: decodeCredential(context.ca),
-        cert: decodeCredential(context.crt),
-        key: decodeCredential(context.key),
-      },
+      tls: contextTls(context),
     });
     return {
       machine: createClient(MachineService, api.transport),

@@ -10,7 +10,7 @@ import { createEtcdClients } from "../../src/agent/etcd/etcd-clients.ts";
 import { lifecycleLockKey } from "../../src/agent/etcd/lifecycle-lock.ts";
 import { createApiTransport } from "../../src/api/client/api-transport.ts";
 import { type EtcdMember, MachineService } from "../../src/api/gen/plinth/machine/v1alpha1/machine_pb.ts";
-import { decodeCredential, parseClientConfig, selectContext } from "../../src/config/client-config.ts";
+import { contextTls, parseClientConfig, selectContext } from "../../src/config/client-config.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
 import { type AgentProcess, startAgentProcess } from "../../src/testing/agent-process.ts";
 import { runCli } from "../../src/testing/cli.ts";
@@ -52,11 +52,7 @@ describe("etcd on three control planes, agents as processes on 127.0.0.2-4", () 
     const { context } = selectContext(config);
     const api = createApiTransport({
       url: `https://${agent.endpoint}`,
-      tls: {
-        ca: decodeCredential(context.ca),
-        cert: decodeCredential(context.crt),
-        key: decodeCredential(context.key),
-      },
+      tls: contextTls(context),
     });
     clients.push({ close: api.close });
     return createClient(MachineService, api.transport);

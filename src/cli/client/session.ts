@@ -3,7 +3,7 @@ import { createApiTransport } from "../../api/client/api-transport.ts";
 import { nodesHeader, nodeUrl } from "../../api/fanout/node-address.ts";
 import { MachineService } from "../../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { ResourceService } from "../../api/gen/plinth/resource/v1alpha1/resource_pb.ts";
-import { decodeCredential, selectContext } from "../../config/client-config.ts";
+import { contextTls, selectContext } from "../../config/client-config.ts";
 import { PlinthError } from "../../errors/plinth-error.ts";
 import { describeCertificate } from "../../pki/index.ts";
 import type { CliIo } from "../cli-io.ts";
@@ -45,11 +45,7 @@ export interface Credentials {
 export async function loadCredentials(flags: GlobalFlags, io: CliIo): Promise<Credentials> {
   const config = await readPlinthconfig(plinthconfigPath(flags.plinthconfig, io));
   const { name, context } = selectContext(config, flags.context);
-  const tls = {
-    ca: decodeCredential(context.ca),
-    cert: decodeCredential(context.crt),
-    key: decodeCredential(context.key),
-  };
+  const tls = contextTls(context);
   const info = describeCertificate(tls.cert);
   return {
     contextName: name,
