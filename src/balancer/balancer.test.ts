@@ -122,7 +122,8 @@ describe("API balancer over loopback", () => {
     const ups = await upstreams("127.0.10.1", "127.0.10.2", "127.0.10.3");
     const slowHost = "127.0.10.2";
     const delayed: Dial = async (address, options) => {
-      if (address.host === slowHost) await sleep(50);
+      // 60 ms, so that a timer firing a little early still leaves it measured at 50 ms or more.
+      if (address.host === slowHost) await sleep(60);
       return dialTcp(address, options);
     };
     const b = await balancer(ups, { dial: delayed, healthCheck: { intervalMs: 100, timeoutMs: 100 } });
