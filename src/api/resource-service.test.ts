@@ -11,7 +11,7 @@ import { fromConnectError } from "./error-mapping.ts";
 import { LabelTerm_Op, ResourceService, WatchEventType } from "./gen/plinth/resource/v1alpha1/resource_pb.ts";
 import { createErrorInterceptor } from "./interceptors/error-interceptor.ts";
 import { createResourceService } from "./resource-service.ts";
-import { createTestRegistry, SecretTestSpec } from "./testing/test-api.ts";
+import { createTestRegistry, PrivateTestSpec, SecretTestSpec } from "./testing/test-api.ts";
 
 function serve(role: Role) {
   const engine = createStoreEngine();
@@ -81,6 +81,25 @@ describe("resource service", () => {
     const { state, client } = serve("os:admin");
     await state.create(SecretTestSpec.make("k", { secret: "s" }));
     assert.equal((await client.list({ type: "sts" })).messages[0]?.resources.length, 1);
+  });
+
+  it("serves private types to no role, os:admin included", async () => {
+    for (const role of ["os:admin", "os:operator", "os:reader"] as const) {
+      const { state, client } = serve(role);
+      await state.create(PrivateTestSpec.make("k", { key: "never-shown" }));
+      for (const read of [
+        () => client.get({ type: "pts", id: "k" }),
+        () => client.list({ type: "PrivateTestSpec" }),
+        async () => {
+          for await (const m of client.watch({ type: "pts", bootstrapContents: true })) return m;
+        },
+      ]) {
+        await assert.rejects(read(), (err) => {
+          const e = fromConnectError(err);
+          return e.code === "permission_denied" && /private to the machine/.test(e.message);
+        });
+      }
+    }
   });
 
   it("watch streams the runtime's events in order and ends cleanly on cancel", async () => {

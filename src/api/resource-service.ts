@@ -32,8 +32,9 @@ function requireField(value: string, field: string, rpc: string): string {
 
 /**
  * The ResourceService over a state: reads by type name or alias (the namespace defaults to the
- * type's), with sensitive types hidden from roles that may not read them; writes pass the
- * resource to the state as they are, so the state's own rules and validation apply.
+ * type's), with sensitive types hidden from roles that may not read them and private types from
+ * everyone; writes pass the resource to the state as they are, so the state's own rules and
+ * validation apply.
  */
 export function createResourceService(options: ResourceServiceOptions): ServiceImpl<typeof ResourceService> {
   const { state, registry } = options;
@@ -41,6 +42,12 @@ export function createResourceService(options: ResourceServiceOptions): ServiceI
   function readable(type: string, rpc: string, ctx: HandlerContext): ResourceDefinition {
     const def = registry.resolve(requireField(type, "type", rpc));
     const identity = ctx.values.get(identityKey);
+    if (def.sensitivity === "private") {
+      throw new PlinthError(
+        "permission_denied",
+        `${def.type} is private to the machine: the API serves it to no role, ${describeIdentity(identity)} included`,
+      );
+    }
     if (def.sensitivity === "sensitive" && !hasAnyRole(identity, sensitiveReadRoles)) {
       throw new PlinthError(
         "permission_denied",

@@ -15,7 +15,7 @@ export const ResourceDefinitionResource = defineResource({
     type: z.string(),
     defaultNamespace: z.string(),
     aliases: z.array(z.string()),
-    sensitivity: z.enum(["public", "sensitive"]),
+    sensitivity: z.enum(["public", "sensitive", "private"]),
     printColumns: z.array(z.strictObject({ name: z.string(), path: z.string() })),
   }),
 });

@@ -25,8 +25,17 @@ export const SecretTestSpec = defineResource({
   schema: z.strictObject({ secret: z.string() }),
 });
 
+/** A private resource type: the API serves it to no role. */
+export const PrivateTestSpec = defineResource({
+  type: "PrivateTestSpec",
+  namespace: "secrets",
+  aliases: ["pts"],
+  sensitivity: "private",
+  schema: z.strictObject({ key: z.string() }),
+});
+
 export function createTestRegistry(): ResourceRegistry {
-  return createRegistry([TestSpec, OtherSpec, SecretTestSpec]);
+  return createRegistry([TestSpec, OtherSpec, SecretTestSpec, PrivateTestSpec]);
 }
 
 export interface TestApiOptions {

@@ -2,7 +2,11 @@ import type { z } from "zod";
 import type { Kind, NewResourceOptions, Pointer, Resource } from "./resource.ts";
 import { newResource } from "./resource.ts";
 
-export type Sensitivity = "public" | "sensitive";
+/**
+ * public: any reader; sensitive: only roles allowed to read secrets; private: never served by the
+ * API to anyone (material that must not leave the machine, e.g. the mesh private key).
+ */
+export type Sensitivity = "public" | "sensitive" | "private";
 
 /** A column of `plinth get` table output: a dot path into the spec. */
 export interface PrintColumn {
