@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { defineResource } from "../../runtime/resource/definition.ts";
 
-export const linkSpecTypes = ["physical", "dummy", "bridge", "vlan"] as const;
+export const linkSpecTypes = ["physical", "dummy", "bridge", "vlan", "veth", "bond"] as const;
 
 /** A link the config asks for; id = the link name. */
 export const LinkSpec = defineResource({
@@ -20,6 +20,10 @@ export const LinkSpec = defineResource({
     mtu: z.number().int().optional(),
     vlan: z.strictObject({ parent: z.string(), id: z.number().int() }).optional(),
     bridge: z.strictObject({ ports: z.array(z.string()) }).optional(),
+    veth: z.strictObject({ peer: z.string() }).optional(),
+    bond: z
+      .strictObject({ mode: z.string(), miimon: z.number().int(), ports: z.array(z.string()) })
+      .optional(),
   }),
 });
 

@@ -91,6 +91,10 @@ const invalid: [kind: string, body: string, expected: RegExp][] = [
   ["Files", "files: [{path: /a}, {path: /a}]", /files\[1\]\.path: duplicate file \/a/],
   ["Link", "name: eth0\ntype: vlan", /vlan: required for a link of type vlan/],
   ["Link", "name: averyveryverylongname", /name: expected a Linux link name/],
+  ["Link", "name: v0\ntype: veth", /veth: required for a link of type veth/],
+  ["Link", "name: v0\ntype: veth\nveth: {peer: v0}", /veth\.peer: a veth's peer needs a name of its own/],
+  ["Link", "name: bond0\ntype: bond\nbond: {mode: fastest}", /bond\.mode: expected one of "balance-rr"/],
+  ["Link", "name: br0\ntype: bridge\nbond: {}", /bond: only allowed for type bond, not bridge/],
   [
     "Link",
     "name: br0\ntype: dummy\nbridge: {ports: [eth1]}",

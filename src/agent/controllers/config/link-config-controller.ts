@@ -18,6 +18,16 @@ export function createLinkConfigController(options: ConfigControllerOptions): Co
             ...(doc.mtu !== undefined ? { mtu: doc.mtu } : {}),
             ...(doc.vlan ? { vlan: { parent: doc.vlan.parent, id: doc.vlan.id } } : {}),
             ...(doc.type === "bridge" ? { bridge: { ports: doc.bridge?.ports ?? [] } } : {}),
+            ...(doc.veth ? { veth: { peer: doc.veth.peer } } : {}),
+            ...(doc.type === "bond"
+              ? {
+                  bond: {
+                    mode: doc.bond?.mode ?? "active-backup",
+                    miimon: doc.bond?.miimon ?? 100,
+                    ports: doc.bond?.ports ?? [],
+                  },
+                }
+              : {}),
           },
         ];
       }

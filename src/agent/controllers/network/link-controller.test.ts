@@ -14,7 +14,19 @@ const bad = [
   link("name: pl-br1\ntype: bridge\nbridge:\n  ports: [pl-nosuch]"),
   link("name: pl-dummy0\ntype: dummy"),
 ];
-const names = ["pl-br0", "pl-br1", "pl-veth0", "pl-veth1", "pl-missing", "pl-dummy0"];
+const pair = link("name: pl-pair0\ntype: veth\nmtu: 1350\nveth:\n  peer: pl-pair1");
+const bond = link("name: pl-bond0\ntype: bond\nbond:\n  mode: active-backup\n  ports: [pl-veth1]");
+const names = [
+  "pl-br0",
+  "pl-br1",
+  "pl-veth0",
+  "pl-veth1",
+  "pl-missing",
+  "pl-dummy0",
+  "pl-pair0",
+  "pl-pair1",
+  "pl-bond0",
+];
 
 interface IpLink {
   ifname: string;
@@ -96,11 +108,38 @@ describe("link controller", () => {
     assert.equal((await links()).has("pl-br1"), false, "a bridge Plinth created goes with its spec");
   });
 
+  it("creates a veth pair whose far end can join a bridge, and reports a bond the kernel lacks", async () => {
+    await h.apply([bridge(["pl-veth0", "pl-pair1"]), veth, pair, bond].join("---\n"));
+    const near = await h.waitFor(
+      LinkStatus.ptr("pl-pair0"),
+      (r) => r?.spec.up === true && r.spec.mtu === 1350,
+    );
+    assert.equal(near?.spec.kind, "veth");
+    assert.equal(near?.spec.createdByPlinth, true);
+    const seen = await h.waitFor(LinkStatus.ptr("pl-pair1"), (r) => r?.spec.master === "pl-br0");
+    assert.equal(seen?.spec.kind, "veth");
+    assert.ok((await links()).get("pl-pair1")?.flags.includes("UP"), "the far end comes up with its pair");
+    // This kernel may lack bonds: then the status says so in words, and the port stays where it was.
+    const b = await h.waitFor(
+      LinkStatus.ptr("pl-bond0"),
+      (r) => r !== undefined && (r.spec.present || !!r.spec.error),
+    );
+    if (b?.spec.present) {
+      assert.equal(b.spec.kind, "bond");
+      assert.equal((await links()).get("pl-veth1")?.master, "pl-bond0");
+    } else {
+      assert.equal(b?.spec.error, "this kernel has no bond link type (is the bonding module loaded?)");
+      assert.equal((await links()).get("pl-veth1")?.master, undefined);
+    }
+  });
+
   it("deletes the links it created when their documents go away, and keeps the others", async () => {
     await h.apply("apiVersion: v1alpha1\nkind: Hostname\nhostname: links-box\n");
     await h.waitFor(LinkStatus.ptr("pl-br0"), (r) => r === undefined);
     const seen = await links();
     assert.equal(seen.has("pl-br0"), false);
+    await h.waitFor(LinkStatus.ptr("pl-pair0"), (r) => r === undefined);
+    assert.equal((await links()).has("pl-pair1"), false, "a veth pair goes with its spec, both ends");
     assert.equal(seen.has("pl-veth1"), true);
     assert.equal(
       (await h.waitFor(LinkStatus.ptr("pl-veth1"), (r) => r?.spec.managed === false))?.spec.mtu,

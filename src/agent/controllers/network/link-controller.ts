@@ -15,8 +15,8 @@ type Spec = SpecOf<typeof LinkSpec>;
 type Status = SpecOf<typeof LinkStatus>;
 
 /**
- * Makes links match their specs through iproute2: creates dummy, bridge and VLAN links, sets MTU,
- * bridge ports and up/down; a physical link must exist already. Reports every link on the machine
+ * Makes links match their specs through iproute2: creates dummy, bridge, VLAN, veth (both ends) and
+ * bond links, sets MTU, bridge and bond ports and up/down; a physical link must exist already. Reports every link on the machine
  * as a LinkStatus. Links Plinth created are deleted with their spec, ports it put into a bridge are
  * released when they leave the spec. A link that cannot be set up is an error in its own status.
  */
@@ -55,7 +55,7 @@ export function createLinkController(options: OperatorOptions): Controller {
             continue;
           }
           for (const port of status.ports ?? []) {
-            if (spec?.bridge?.ports.includes(port) || links.get(port)?.master !== name) continue;
+            if ((spec && portsOf(spec).includes(port)) || links.get(port)?.master !== name) continue;
             await ip(host, ["link", "set", port, "nomaster"], signal);
           }
         } catch (err) {
@@ -104,6 +104,22 @@ export function createLinkController(options: OperatorOptions): Controller {
               ["link", "add", "link", parent, "name", name, "type", "vlan", "id", String(spec.vlan!.id)],
               signal,
             );
+          } else if (spec.type === "veth") {
+            const peer = spec.veth!.peer;
+            if (links.has(peer)) throw new Error(`veth peer ${peer} exists already: choose another name`);
+            await ip(host, ["link", "add", name, "type", "veth", "peer", "name", peer], signal);
+            if (spec.up) await ip(host, ["link", "set", peer, "up"], signal);
+          } else if (spec.type === "bond") {
+            const { mode, miimon } = spec.bond!;
+            await ip(
+              host,
+              ["link", "add", name, "type", "bond", "mode", mode, "miimon", String(miimon)],
+              signal,
+            ).catch((err: unknown) => {
+              throw /Unknown device type/i.test(messageOf(err))
+                ? new Error("this kernel has no bond link type (is the bonding module loaded?)")
+                : err;
+            });
           } else {
             await ip(host, ["link", "add", name, "type", spec.type], signal);
           }
@@ -129,13 +145,19 @@ export function createLinkController(options: OperatorOptions): Controller {
         if (spec.mtu !== undefined && link.mtu !== spec.mtu) {
           await step(`set MTU ${spec.mtu}`, ["link", "set", name, "mtu", String(spec.mtu)]);
         }
-        for (const port of spec.bridge?.ports ?? []) {
+        for (const port of portsOf(spec)) {
           const p = links.get(port);
           if (!p) {
-            fail(name, `bridge port ${port} does not exist`);
+            fail(name, `${spec.type} port ${port} does not exist`);
             continue;
           }
-          if (p.master !== name) await step(`add port ${port}`, ["link", "set", port, "master", name]);
+          if (p.master !== name) {
+            // A bond takes only ports that are down; they come up again as its members.
+            if (spec.type === "bond" && p.up)
+              await step(`set port ${port} down`, ["link", "set", port, "down"]);
+            await step(`add port ${port}`, ["link", "set", port, "master", name]);
+            if (spec.type === "bond" && p.up) await step(`set port ${port} up`, ["link", "set", port, "up"]);
+          }
           ports.set(name, [...(ports.get(name) ?? []), port]);
         }
         if (link.up !== spec.up)
@@ -185,9 +207,10 @@ function differences(spec: Spec, links: ReadonlyMap<string, ObservedLink>): stri
   const found: string[] = [];
   if (spec.type !== "physical" && link.kind !== spec.type) found.push(`a ${link.kind} link`);
   if (spec.mtu !== undefined && link.mtu !== spec.mtu) found.push(`mtu ${link.mtu}`);
-  for (const port of spec.bridge?.ports ?? []) {
+  for (const port of portsOf(spec)) {
     const master = links.get(port)?.master;
-    if (master !== spec.name) found.push(`port ${port} ${master ? `in ${master}` : "not in the bridge"}`);
+    if (master !== spec.name)
+      found.push(`port ${port} ${master ? `in ${master}` : `not in the ${spec.type}`}`);
   }
   if (link.up !== spec.up) found.push(link.up ? "up" : "down");
   return found;
@@ -198,6 +221,13 @@ function describe(spec: Spec): string {
     spec.type,
     spec.up ? "up" : "down",
     ...(spec.mtu !== undefined ? [`mtu ${spec.mtu}`] : []),
-    ...(spec.bridge?.ports.length ? [`ports ${spec.bridge.ports.join(" ")}`] : []),
+    ...(spec.veth ? [`peer ${spec.veth.peer}`] : []),
+    ...(spec.bond ? [`mode ${spec.bond.mode}`] : []),
+    ...(portsOf(spec).length ? [`ports ${portsOf(spec).join(" ")}`] : []),
   ].join(", ");
+}
+
+/** Links enslaved to a bridge or bond. */
+function portsOf(spec: Spec): readonly string[] {
+  return spec.bridge?.ports ?? spec.bond?.ports ?? [];
 }
