@@ -136,6 +136,8 @@ const invalid: [kind: string, body: string, expected: RegExp][] = [
     "filters: {endpoints: ['!10.0.0.0/33']}",
     /filters\.endpoints\[0\]: expected a prefix like 10\.0\.0\.0\/8, or !10\.0\.0\.0\/8/,
   ],
+  ["Mesh", "extraEndpoints: ['fd00::1:51820']", /extraEndpoints\[0\]: expected ip:port like/],
+  ["Mesh", "extraEndpoints: ['10.0.0.1:0']", /extraEndpoints\[0\]: expected ip:port like/],
   ["Discovery", "enabled: true", /endpoint: required when discovery is enabled/],
   ["Discovery", "endpoint: https://d:3000\nttl: 1h", /ttl: at most 30m, got 1h/],
   [

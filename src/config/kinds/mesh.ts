@@ -1,7 +1,18 @@
 import { z } from "zod";
 import { ipPrefix, port } from "../fields.ts";
 import { defineKind } from "../kind-definition.ts";
-import { parsePrefix } from "../net/ip.ts";
+import { parseIp, parsePrefix } from "../net/ip.ts";
+
+/** `10.0.0.1:51820` or `[fd00::1]:51820`. */
+const endpointPattern = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/;
+
+function isEndpoint(v: string): boolean {
+  const m = endpointPattern.exec(v);
+  if (!m) return false;
+  const ip = parseIp(m[1] ?? m[2]!);
+  const port = Number(m[3]);
+  return ip !== undefined && (m[1] === undefined) === (ip.family === 4) && port >= 1 && port <= 65535;
+}
 
 export const Mesh = defineKind({
   kind: "Mesh",
@@ -20,6 +31,14 @@ export const Mesh = defineKind({
       .array(ipPrefix())
       .default([])
       .describe("extra prefixes this node routes for the mesh"),
+    extraEndpoints: z
+      .array(
+        z.string().refine(isEndpoint, {
+          message: "expected ip:port like 203.0.113.7:51820 or [2001:db8::7]:51820",
+        }),
+      )
+      .default([])
+      .describe("more places where this node's mesh is reachable (e.g. a port forwarded on a NAT router)"),
     filters: z
       .strictObject({
         endpoints: z
@@ -40,6 +59,7 @@ enabled: true
 mtu: 1420
 port: 51820
 advertiseNetworks: [192.168.10.0/24]
+extraEndpoints: ["203.0.113.7:51820"]
 filters:
   endpoints: [0.0.0.0/0, "!192.168.0.0/16"]
 `,
