@@ -1,4 +1,4 @@
-// `npm run bench -- [name …] [--json]`: runs the named benchmarks (all by default), prints a
+// `npm run bench -- [name …] [--json]`: runs the named benchmarks (all but peers by default), prints a
 // table per benchmark and, with --json, one JSON object with every figure on the last line.
 import type { BenchOptions } from "./harness.ts";
 
@@ -11,11 +11,14 @@ const benches: Record<string, () => Promise<Bench>> = {
   cluster: async () => (await import("./cluster.ts")).clusterBench,
   runtime: async () => (await import("./runtime.ts")).runtimeBench,
   discovery: async () => (await import("./discovery.ts")).discoveryBench,
+  peers: async () => (await import("./peers/peers.ts")).peersBench,
 };
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
-const names = args.filter((a) => !a.startsWith("-"));
+// Flags that take a value (`--runs 3`): the value is not a benchmark name.
+const valueFlags = new Set(["--runs", "--only"]);
+const names = args.filter((a, i) => !a.startsWith("-") && !valueFlags.has(args[i - 1] ?? ""));
 const unknown = names.filter((n) => !(n in benches));
 if (unknown.length > 0) {
   process.stderr.write(
@@ -24,7 +27,9 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const results: Record<string, number> = {};
-for (const name of names.length > 0 ? names : Object.keys(benches)) {
+// peers runs every comparison against other programs several times: only when named.
+const defaults = Object.keys(benches).filter((n) => n !== "peers");
+for (const name of names.length > 0 ? names : defaults) {
   const bench = await benches[name]!();
   Object.assign(results, await bench({ json, args }));
 }
