@@ -37,7 +37,7 @@ const run = (files: readonly string[], concurrency: number) =>
 if (patterns.length > 0) process.exit(run(patterns, 4));
 
 const all: string[] = [];
-for (const pattern of ["src/**/*.test.ts", "test/**/*.test.ts"]) {
+for (const pattern of ["src/**/*.test.ts", "test/**/*.test.ts", "bench/**/*.test.ts"]) {
   for await (const file of glob(pattern, { cwd: root })) all.push(file);
 }
 const parallel = all.filter((f) => !timingSensitive.includes(f)).sort();
