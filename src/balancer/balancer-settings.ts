@@ -2,8 +2,17 @@ import { parseIp } from "../config/net/ip.ts";
 import { checkTiming } from "./health-checker.ts";
 import { parseUpstreamAddress, type UpstreamAddress } from "./upstream-address.ts";
 
+/**
+ * Where connections are forwarded: `node` (sockets in this process, portable), `kernel`
+ * (nftables DNAT, see kernel-data-path.ts) or `auto` (kernel when nft and root are there).
+ */
+export type DataPath = "auto" | "node" | "kernel";
+export const dataPaths: readonly DataPath[] = ["auto", "node", "kernel"];
+
 /** What a running balancer can be changed to (see `Balancer.reconfigure`). */
 export interface BalancerSettings {
+  /** Default `node`. */
+  readonly dataPath?: DataPath;
   /** Address to listen on; default 127.0.0.1. */
   readonly host?: string;
   /** Port to listen on; default 7445; 0 takes a free one. */
@@ -37,6 +46,7 @@ export interface BalancerSettings {
 
 /** Settings with every default filled in and every value checked. */
 export interface ResolvedSettings {
+  readonly dataPath: DataPath;
   readonly host: string;
   readonly port: number;
   readonly upstreams: readonly UpstreamAddress[];
@@ -85,7 +95,10 @@ export function resolveSettings(settings: BalancerSettings): ResolvedSettings {
   const relative = settings.tolerance?.relative ?? 0.5;
   const absoluteMs = settings.tolerance?.absoluteMs ?? 5;
   if (!(relative >= 0 && Number.isFinite(relative))) fail("tolerance.relative", "a number >= 0", relative);
+  const dataPath = settings.dataPath ?? "node";
+  if (!dataPaths.includes(dataPath)) fail("dataPath", `one of ${dataPaths.join(", ")}`, dataPath);
   return {
+    dataPath,
     host,
     port,
     upstreams,

@@ -21,6 +21,10 @@ export interface UpstreamStatus {
 export interface BalancerStatus {
   /** The bound address, `host:port`. */
   readonly listen: string;
+  /** Where new connections are forwarded. */
+  readonly dataPath: "node" | "kernel";
+  /** With the kernel data path: the upstreams its map spreads new connections over. */
+  readonly kernelUpstreams: readonly string[];
   readonly activeConnections: number;
   /** Connections closed at once because no upstream could be reached. */
   readonly refusedConnections: number;

@@ -1,14 +1,21 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { Registry } from "prom-client";
-import { hasCode } from "../errors/plinth-error.ts";
+import { hasCode, PlinthError } from "../errors/plinth-error.ts";
 import { addBalancerMetrics } from "./balancer-metrics.ts";
 import { type BalancerSettings, type ResolvedSettings, resolveSettings } from "./balancer-settings.ts";
 import type { BalancerStatus, UpstreamStatus } from "./balancer-status.ts";
 import { createHealthChecker, type Probe, reasonOf } from "./health-checker.ts";
 import { joinSockets } from "./join-sockets.ts";
+import {
+  installKernelDataPath,
+  type KernelDataPath,
+  kernelCapable,
+  kernelDataPathUnavailable,
+  type RunCommand,
+} from "./kernel-data-path.ts";
 import { listen } from "./listen.ts";
 import { type Dial, dialTcp, probeTcp, probeWith } from "./node-dialer.ts";
-import { upstreamKey } from "./upstream-address.ts";
+import { type UpstreamAddress, upstreamKey } from "./upstream-address.ts";
 import { createUpstreamPool, type Upstream } from "./upstream-pool.ts";
 
 export interface BalancerLog {
@@ -24,6 +31,8 @@ export interface BalancerOptions extends BalancerSettings {
   /** Prometheus registry for the per-upstream metrics. */
   readonly registry?: Registry;
   readonly log?: BalancerLog;
+  /** How `nft` is run for the kernel data path; default a child process of this one. */
+  readonly run?: RunCommand;
   /** Called after upstreams join or leave or change health, and after a reconfigure. */
   readonly onChange?: () => void;
 }
@@ -79,7 +88,16 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
   const dial = options.dial ?? dialTcp;
   const log = options.log ?? { info: silent, warn: silent };
   const onChange = options.onChange ?? silent;
-  const pool = createUpstreamPool({ ...settings.healthCheck, tolerance: settings.tolerance, onChange });
+  let kernel: KernelDataPath | undefined;
+  let kernelApplied: string | undefined;
+  const pool = createUpstreamPool({
+    ...settings.healthCheck,
+    tolerance: settings.tolerance,
+    onChange() {
+      syncKernel();
+      onChange();
+    },
+  });
   const live = new Set<Connection>();
   let dialing = 0;
   let dialsDone: (() => void) | undefined;
@@ -147,13 +165,78 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
     return server;
   }
 
+  /**
+   * The upstreams the kernel spreads new connections over: the healthy ones within the latency
+   * tolerance of the fastest, as the Node path's first choice. None healthy: an empty map, and
+   * the Node listener tries every upstream in turn.
+   */
+  function kernelTargets(): UpstreamAddress[] {
+    const healthy = pool.list().filter((u) => u.health === "healthy" && kernelCapable(u.address));
+    let best = Number.POSITIVE_INFINITY;
+    for (const u of healthy) best = Math.min(best, u.latencyMs ?? Number.POSITIVE_INFINITY);
+    const limit = best + Math.max(best * settings.tolerance.relative, settings.tolerance.absoluteMs);
+    return healthy.filter((u) => (u.latencyMs ?? 0) <= limit).map((u) => u.address);
+  }
+
+  /** Rewrites the kernel's map when the set changed; a failed rewrite is tried again next time. */
+  function syncKernel(): void {
+    const path = kernel;
+    if (!path || closed) return;
+    const targets = kernelTargets();
+    const key = targets.map((t) => t.key).join(",");
+    if (key === kernelApplied) return;
+    kernelApplied = key;
+    path.setTargets(targets).then(
+      () => {
+        if (path === kernel) onChange();
+      },
+      (err: unknown) => {
+        if (kernelApplied === key) kernelApplied = undefined;
+        log.warn({ err }, "cannot update the API balancer's kernel data path");
+      },
+    );
+  }
+
+  /** The kernel data path for `next`, or undefined for the Node path; `kernel` fails loudly. */
+  async function kernelFor(next: ResolvedSettings, port: number): Promise<KernelDataPath | undefined> {
+    if (next.dataPath === "node") return undefined;
+    const unavailable = await kernelDataPathUnavailable(next.host);
+    if (unavailable !== undefined) {
+      if (next.dataPath === "auto") return undefined;
+      throw new PlinthError(
+        "failed_precondition",
+        `Cannot use the kernel data path for the API balancer: ${unavailable}`,
+      );
+    }
+    try {
+      return await installKernelDataPath({
+        host: next.host,
+        port,
+        ...(options.run ? { run: options.run } : {}),
+      });
+    } catch (err) {
+      if (next.dataPath === "kernel") throw err;
+      log.warn({ err }, "kernel data path unavailable; the API balancer forwards in Node");
+      return undefined;
+    }
+  }
+
   let server = newServer();
   let bound = await listen(server, settings.host, settings.port);
+  try {
+    kernel = await kernelFor(settings, bound.port);
+  } catch (err) {
+    await new Promise((resolve) => server.close(resolve));
+    throw err;
+  }
   const checker = createHealthChecker(pool, {
     ...settings.healthCheck,
     probe: options.probe ?? (options.dial ? probeWith(options.dial) : probeTcp),
   });
   pool.set(settings.upstreams);
+  // Latencies move tiers without a change of health: the kernel's set is re-derived each interval.
+  let kernelTimer = setInterval(syncKernel, settings.healthCheck.intervalMs);
+  kernelTimer.unref();
   const removeMetrics = options.registry ? addBalancerMetrics(options.registry, status) : silent;
   log.info({ listen: upstreamKey(bound.host, bound.port) }, "API balancer listening");
 
@@ -191,6 +274,8 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
     });
     return {
       listen: upstreamKey(bound.host, bound.port),
+      dataPath: kernel ? "kernel" : "node",
+      kernelUpstreams: kernel?.targets ?? [],
       activeConnections: live.size,
       refusedConnections: refused,
       upstreams,
@@ -212,9 +297,27 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
       if (closed) throw new Error("Cannot reconfigure: the API balancer is closed");
       const nextInput = merge(input, change);
       const next = resolveSettings(nextInput);
-      if (next.host !== settings.host || next.port !== settings.port) {
-        const replacement = newServer();
-        const nextBound = await listen(replacement, next.host, next.port);
+      const moved = next.host !== settings.host || next.port !== settings.port;
+      const replacement = moved ? newServer() : undefined;
+      const nextBound = replacement ? await listen(replacement, next.host, next.port) : bound;
+      let nextKernel = kernel;
+      if (next.dataPath !== settings.dataPath || (moved && kernel)) {
+        try {
+          // A new table replaces the old one (same name) in one transaction.
+          nextKernel = await kernelFor(next, nextBound.port);
+        } catch (err) {
+          replacement?.close();
+          throw err;
+        }
+        if (kernel && !nextKernel) {
+          await kernel.remove().catch((err: unknown) => {
+            log.warn({ err }, "cannot remove the API balancer's kernel data path");
+          });
+        }
+      }
+      kernel = nextKernel;
+      kernelApplied = undefined;
+      if (replacement) {
         const old = server;
         server = replacement;
         bound = nextBound;
@@ -226,6 +329,10 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
       pool.configure({ ...next.healthCheck, tolerance: next.tolerance });
       checker.configure(next.healthCheck);
       applyUpstreams(next.upstreams);
+      clearInterval(kernelTimer);
+      kernelTimer = setInterval(syncKernel, settings.healthCheck.intervalMs);
+      kernelTimer.unref();
+      syncKernel();
       onChange();
     },
     status,
@@ -233,6 +340,11 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
       if (closed) return;
       closed = true;
       removeMetrics();
+      clearInterval(kernelTimer);
+      const removing = kernel?.remove().catch((err: unknown) => {
+        log.warn({ err }, "cannot remove the API balancer's kernel data path");
+      });
+      kernel = undefined;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       const dialsEnded = dialing === 0 ? undefined : new Promise<void>((resolve) => (dialsDone = resolve));
       for (const c of live) {
@@ -240,6 +352,7 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
         c.upstream.destroy();
       }
       await checker.stop();
+      await removing;
       await dialsEnded;
       await stopped;
     },

@@ -1,0 +1,176 @@
+import { execFile } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { parseIp } from "../config/net/ip.ts";
+import { findBinary, isRoot } from "../doctor/doctor.ts";
+import { PlinthError } from "../errors/plinth-error.ts";
+import type { UpstreamAddress } from "./upstream-address.ts";
+
+/**
+ * The kernel data path: nftables DNAT of new connections to the listen address to the healthy
+ * upstreams, so that no byte and no connection passes through user space. It lives in one table
+ * of its own (`ip plinth_balancer`); no other table is read or changed. New connections take the
+ * slots of a map in turn (`numgen inc mod 60`); the balancer rewrites the map, in one atomic
+ * transaction, whenever the set of upstreams to use changes. Connections already open keep their
+ * upstream: their translation lives in connection tracking, not in the rules.
+ *
+ * With an empty map the rule does not match, and the connection reaches the balancer's own
+ * listener on the same address, which tries every upstream in turn (the Node data path).
+ */
+export interface KernelDataPath {
+  /** Upstreams new connections are spread over (IPv4 only); empty: the Node listener takes them. */
+  setTargets(targets: readonly UpstreamAddress[]): Promise<void>;
+  /** The upstreams in the map now, `host:port`. */
+  readonly targets: readonly string[];
+  /** Deletes the table and puts back the sysctl it changed. */
+  remove(): Promise<void>;
+}
+
+/** Runs a program (the agent's `Host.run` has this shape). */
+export type RunCommand = (
+  command: string,
+  args: readonly string[],
+  options?: { readonly input?: string },
+) => Promise<{ readonly stdout: string; readonly stderr: string; readonly code: number }>;
+
+export const kernelTable = "plinth_balancer";
+/** Map slots: divisible by 1-6, so that up to six upstreams share new connections evenly. */
+export const kernelSlots = 60;
+const routeLocalnet = "/proc/sys/net/ipv4/conf/all/route_localnet";
+const commentPrefix = "plinth API balancer; route_localnet before: ";
+
+export const runCommand: RunCommand = (command, args, options = {}) =>
+  new Promise((resolve, reject) => {
+    const child = execFile(command, args, { timeout: 10_000 }, (err, stdout, stderr) => {
+      const e = err as (Error & { code?: number | string }) | null;
+      if (e && typeof e.code === "string") reject(e);
+      else resolve({ stdout, stderr, code: e ? Number(e.code ?? 1) : 0 });
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+
+/** Why the kernel data path cannot run here, or undefined when it can. */
+export async function kernelDataPathUnavailable(host: string): Promise<string | undefined> {
+  if (parseIp(host)?.family !== 4) return `it needs an IPv4 listen address, not ${host}`;
+  if (!isRoot()) return "it needs root privileges";
+  if (!(await findBinary("nft"))) return "nft is missing: run 'npx plinth doctor --feature host --install'";
+  return undefined;
+}
+
+/** The upstreams the kernel can forward to: IPv4 addresses (no names, no IPv6 from 127.0.0.1). */
+export function kernelCapable(address: UpstreamAddress): boolean {
+  return parseIp(address.host)?.family === 4;
+}
+
+function isLoopback(address: UpstreamAddress): boolean {
+  return address.host.startsWith("127.");
+}
+
+function tableScript(host: string, port: number, routeLocalnetBefore: string): string {
+  return `add table ip ${kernelTable}
+delete table ip ${kernelTable}
+table ip ${kernelTable} {
+  comment "${commentPrefix}${routeLocalnetBefore}"
+  map slots { typeof numgen inc mod ${kernelSlots} : ip daddr . tcp dport; }
+  chain output {
+    type nat hook output priority -100; policy accept;
+    ip daddr ${host} tcp dport ${port} dnat ip to numgen inc mod ${kernelSlots} map @slots
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    meta l4proto tcp ct status dnat ct original ip daddr ${host} ct original proto-dst ${port} oifname != "lo" masquerade
+  }
+}
+`;
+}
+
+/** Slot i → the (i mod n)th target: with `numgen inc`, strict round-robin over the targets. */
+export function slotElements(targets: readonly UpstreamAddress[]): string {
+  if (targets.length === 0) return "";
+  const items = Array.from({ length: kernelSlots }, (_, i) => {
+    const t = targets[i % targets.length]!;
+    return `${i} : ${t.host} . ${t.port}`;
+  });
+  return `add element ip ${kernelTable} slots { ${items.join(", ")} }\n`;
+}
+
+async function nft(run: RunCommand, script: string, what: string): Promise<void> {
+  const r = await run("nft", ["-f", "-"], { input: script });
+  if (r.code !== 0) {
+    throw new PlinthError(
+      "internal",
+      `Cannot ${what} in nftables table ip ${kernelTable}: ${r.stderr.trim()}`,
+    );
+  }
+}
+
+/**
+ * route_localnet as it was before Plinth changed it: from the comment of a table left by an
+ * earlier run (that one may have changed it and crashed), or as it is now.
+ */
+async function originalRouteLocalnet(run: RunCommand): Promise<{ value: string; leftover: boolean }> {
+  const listed = await run("nft", ["list", "table", "ip", kernelTable]);
+  const m = listed.code === 0 ? new RegExp(`${commentPrefix}(\\d)`).exec(listed.stdout) : null;
+  if (m) return { value: m[1]!, leftover: true };
+  return { value: (await readFile(routeLocalnet, "utf8")).trim(), leftover: false };
+}
+
+/**
+ * Creates (or replaces, after a crash) the table for `host:port` with an empty map. Upstreams
+ * that are not on loopback need `net.ipv4.conf.all.route_localnet=1` (a packet from 127.0.0.1
+ * may then leave this host's loopback) and the masquerade rule; the sysctl is set only once such
+ * an upstream is in the map, and put back by `remove`.
+ */
+export async function installKernelDataPath(options: {
+  readonly host: string;
+  readonly port: number;
+  readonly run?: RunCommand;
+}): Promise<KernelDataPath> {
+  const run = options.run ?? runCommand;
+  const { value: before, leftover } = await originalRouteLocalnet(run);
+  await nft(run, tableScript(options.host, options.port, before), "create the balancer table");
+  let current: readonly string[] = [];
+  // Whether the sysctl may differ from `before` because of Plinth (this run or an earlier one).
+  let localnetSet = leftover;
+  let queue: Promise<void> = Promise.resolve();
+  let removed = false;
+
+  // One nft transaction at a time, in the order asked.
+  const serial = (task: () => Promise<void>): Promise<void> => {
+    const next = queue.then(task);
+    queue = next.catch(() => {});
+    return next;
+  };
+
+  return {
+    get targets() {
+      return current;
+    },
+    setTargets(targets) {
+      const usable = targets.filter(kernelCapable);
+      return serial(async () => {
+        if (removed) return;
+        if (usable.some((t) => !isLoopback(t)) && (await readFile(routeLocalnet, "utf8")).trim() !== "1") {
+          await writeFile(routeLocalnet, "1");
+          localnetSet = true;
+        }
+        await nft(
+          run,
+          `flush map ip ${kernelTable} slots\n${slotElements(usable)}`,
+          "rewrite the upstream map",
+        );
+        current = usable.map((t) => t.key);
+      });
+    },
+    remove() {
+      return serial(async () => {
+        if (removed) return;
+        removed = true;
+        current = [];
+        await nft(run, `delete table ip ${kernelTable}\n`, "delete the balancer table");
+        if (localnetSet && (await readFile(routeLocalnet, "utf8")).trim() !== before) {
+          await writeFile(routeLocalnet, before);
+        }
+      });
+    },
+  };
+}
