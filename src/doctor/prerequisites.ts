@@ -40,4 +40,13 @@ export const prerequisites: readonly Prerequisite[] = [
   { binary: "sysctl", aptPackage: "procps", versionArgs: ["-V"], neededBy: ["host", "tests"] },
   // The API balancer benchmark runs haproxy beside Plinth's balancer, with the same load.
   { binary: "haproxy", aptPackage: "haproxy", versionArgs: ["-v"], neededBy: ["bench"] },
+  // `bench peers` runs the tools people use instead of Plinth beside it: Ansible, Nebula, a
+  // WireGuard link set by hand (wireguard-go where the kernel has no module), iperf3 and ping.
+  { binary: "ansible-playbook", aptPackage: "ansible", versionArgs: ["--version"], neededBy: ["bench"] },
+  { binary: "nebula", aptPackage: "nebula", versionArgs: ["-version"], neededBy: ["bench"] },
+  { binary: "nebula-cert", aptPackage: "nebula", versionArgs: ["-version"], neededBy: ["bench"] },
+  { binary: "iperf3", aptPackage: "iperf3", versionArgs: ["--version"], neededBy: ["bench"] },
+  { binary: "ping", aptPackage: "iputils-ping", versionArgs: ["-V"], neededBy: ["bench"] },
+  { binary: "wg", aptPackage: "wireguard-tools", versionArgs: ["--version"], neededBy: ["bench"] },
+  { binary: "wireguard-go", aptPackage: "wireguard-go", versionArgs: ["--version"], neededBy: ["bench"] },
 ];
