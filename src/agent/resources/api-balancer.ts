@@ -19,6 +19,8 @@ export const APIBalancerSpec = defineResource({
   schema: z.strictObject({
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535),
+    /** auto: the kernel (nftables) when it can, else Node. */
+    dataPath: z.enum(["auto", "node", "kernel"]),
     /** `host:port` of each upstream: the endpoint first, then the control planes. */
     upstreams: z.array(z.string()),
     healthCheck: z.strictObject({
@@ -50,6 +52,7 @@ export const APIBalancerStatus = defineResource({
   aliases: ["apibalancer", "apibalancers", "apibalancerstatuses"],
   printColumns: [
     { name: "Listen", path: "listen" },
+    { name: "Data Path", path: "dataPath" },
     { name: "Healthy", path: "healthyUpstreams" },
     { name: "Upstreams", path: "totalUpstreams" },
     { name: "Connections", path: "activeConnections" },
@@ -58,6 +61,8 @@ export const APIBalancerStatus = defineResource({
   schema: z.strictObject({
     /** The bound `host:port`; empty when the balancer could not start. */
     listen: z.string(),
+    /** Where new connections are forwarded: the kernel (nftables DNAT) or the agent's process. */
+    dataPath: z.enum(["node", "kernel"]),
     healthyUpstreams: z.number().int().nonnegative(),
     totalUpstreams: z.number().int().nonnegative(),
     activeConnections: z.number().int().nonnegative(),

@@ -11,6 +11,13 @@ export const APIBalancer = defineKind({
   fields: {
     enabled: z.boolean().default(true).describe("whether the balancer runs"),
     port: port().default(7445).describe("port on 127.0.0.1"),
+    dataPath: z
+      .enum(["auto", "node", "kernel"])
+      .default("auto")
+      .describe(
+        "auto | node | kernel: `kernel` forwards with nftables DNAT (needs root and nft), `node` in the " +
+          "agent's process, `auto` the kernel when it can",
+      ),
     healthCheck: z
       .strictObject({
         interval: duration().default("1s").describe("time between checks of an upstream"),
@@ -28,6 +35,7 @@ export const APIBalancer = defineKind({
   example: `apiVersion: v1alpha1
 kind: APIBalancer
 port: 7445
+dataPath: auto
 healthCheck:
   interval: 1s
   timeout: 500ms

@@ -51,6 +51,7 @@ export function apiBalancerSpecFromConfig(
   return {
     host: "127.0.0.1",
     port: doc?.port ?? 7445,
+    dataPath: doc?.dataPath ?? "auto",
     upstreams: [...new Set(hosts.map((h) => upstreamKey(h, port)))],
     healthCheck: {
       intervalMs: parseDuration(doc?.healthCheck.interval ?? "1s") ?? 1000,

@@ -47,6 +47,7 @@ describe("config → API balancer spec", () => {
     assert.deepEqual(apiBalancerSpecFromConfig(await bundle(), []), {
       host: "127.0.0.1",
       port: 7445,
+      dataPath: "auto",
       upstreams: ["10.5.0.2:6443"],
       healthCheck: { intervalMs: 1000, timeoutMs: 500 },
     });
@@ -134,9 +135,12 @@ describe("API balancer controller", () => {
     return { state, runtime, ups };
   }
 
+  // The Node data path: these run in the machine's own network namespace, whose nftables the
+  // tests never touch (the kernel path is tested in sandboxes).
   const spec = (port: number, upstreams: string[]) => ({
     host: "127.0.0.1",
     port,
+    dataPath: "node" as const,
     upstreams,
     healthCheck: { intervalMs: 100, timeoutMs: 100 },
   });

@@ -30,6 +30,7 @@ function statusOf(s: BalancerStatus | undefined, error: string | undefined): Sta
   }));
   return {
     listen: s?.listen ?? "",
+    dataPath: s?.dataPath ?? "node",
     healthyUpstreams: upstreams.filter((u) => u.health === "healthy").length,
     totalUpstreams: upstreams.length,
     activeConnections: s?.activeConnections ?? 0,
@@ -81,6 +82,7 @@ export function createApiBalancerController(options: APIBalancerControllerOption
         const settings = {
           host: spec.host,
           port: spec.port,
+          dataPath: spec.dataPath,
           upstreams: spec.upstreams,
           healthCheck: spec.healthCheck,
         };
