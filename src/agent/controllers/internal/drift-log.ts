@@ -14,6 +14,8 @@ export interface DriftFinding {
 
 /** The DriftStatus entries of one controller during one reconcile. */
 export interface DriftLog {
+  /** The config revision the report covers. */
+  readonly revision: number;
   /** An item that matched its spec before now differs; call before repairing it. */
   detected(key: string, finding: DriftFinding): Promise<void>;
   /** The item matches its spec: marks a pending entry repaired. */
@@ -65,6 +67,7 @@ export async function openDriftLog(
   }
 
   return {
+    revision,
     async detected(key, finding) {
       const id = idOf(key);
       const at = now();

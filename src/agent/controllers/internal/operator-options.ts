@@ -1,6 +1,7 @@
 import type { ControllerInput } from "../../../runtime/controller/controller.ts";
 import type { Host } from "../../host/host.ts";
 import { MachineConfigResource, machineConfigId } from "../../resources/index.ts";
+import { fingerprint } from "./fingerprint.ts";
 
 export interface OperatorOptions {
   /** Every host effect goes through it. */
@@ -25,6 +26,22 @@ export const configRevisionInput: ControllerInput = {
   id: machineConfigId,
   kind: "weak",
 };
+
+/**
+ * True when this wake came from a new config revision that left the controller's specs as they
+ * were: the drift report was already reset by `openDriftLog`, and the host need not be read again
+ * before the next periodic check. Other wakes (spec changes, periodic checks, explicit triggers)
+ * keep the revision and answer false. One per controller instance.
+ */
+export function unrelatedConfigChange(): (revision: number, specs: unknown) => boolean {
+  let last: { revision: number; specs: string } | undefined;
+  return (revision, specs) => {
+    const key = fingerprint(specs);
+    const unrelated = last !== undefined && last.revision !== revision && last.specs === key;
+    last = { revision, specs: key };
+    return unrelated;
+  };
+}
 
 export function requeue(options: OperatorOptions): { requeueAfterMs: number } {
   return { requeueAfterMs: options.driftCheckMs ?? defaultDriftCheckMs };

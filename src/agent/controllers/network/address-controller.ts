@@ -12,9 +12,14 @@ import {
 import { canonical } from "../internal/canonical.ts";
 import { openDriftLog } from "../internal/drift-log.ts";
 import { compact, fingerprint, messageOf } from "../internal/fingerprint.ts";
-import { ip } from "../internal/ip-command.ts";
+import { ip, rereader } from "../internal/ip-command.ts";
 import { type ObservedAddress, readAddresses } from "../internal/netlink.ts";
-import { configRevisionInput, type OperatorOptions, requeue } from "../internal/operator-options.ts";
+import {
+  configRevisionInput,
+  type OperatorOptions,
+  requeue,
+  unrelatedConfigChange,
+} from "../internal/operator-options.ts";
 
 export const addressControllerName = "AddressController";
 
@@ -28,6 +33,7 @@ type Status = SpecOf<typeof AddressStatus>;
  * LinkStatus changes, so addresses follow links that appear.
  */
 export function createAddressController(options: OperatorOptions): Controller {
+  const unrelated = unrelatedConfigChange();
   const { host } = options;
   return {
     name: addressControllerName,
@@ -45,6 +51,14 @@ export function createAddressController(options: OperatorOptions): Controller {
       const { signal } = ctx;
       const drift = await openDriftLog(ctx, { domain: "address", now: options.now });
       const specs = (await ctx.list(AddressSpec.kind())) as Resource<Spec>[];
+      if (
+        unrelated(
+          drift.revision,
+          specs.map((r) => r.spec),
+        )
+      )
+        return requeue(options);
+      const read = rereader(host, readAddresses);
       const wanted = new Map(specs.map((s) => [s.metadata.id, s.spec]));
       const previous = new Map(
         ((await ctx.list(AddressStatus.kind())) as Resource<Status>[]).map((r) => [r.metadata.id, r.spec]),
@@ -54,7 +68,7 @@ export function createAddressController(options: OperatorOptions): Controller {
       );
       const errors = new Map<string, string>();
 
-      let seen = await readAddresses(host);
+      let seen = await read();
       const isPresent = (a: { link: string; address: string }) =>
         seen.addresses.some((o) => o.link === a.link && o.address === a.address);
       for (const [id, status] of previous) {
@@ -64,7 +78,7 @@ export function createAddressController(options: OperatorOptions): Controller {
           (err) => ctx.log.warn({ err, address: status.address }, "cannot remove address"),
         );
       }
-      seen = await readAddresses(host);
+      seen = await read();
 
       for (const [id, spec] of wanted) {
         if (isPresent(spec)) continue;
@@ -84,7 +98,7 @@ export function createAddressController(options: OperatorOptions): Controller {
           errors.set(id, `cannot assign ${spec.address} to ${spec.link}: ${messageOf(err)}`);
         }
       }
-      seen = await readAddresses(host);
+      seen = await read();
 
       const out = ctx.track(AddressStatus.kind());
       const statuses = new Map<string, Status>();

@@ -5,9 +5,14 @@ import { DriftStatus, LinkSpec, LinkStatus } from "../../resources/index.ts";
 import { canonical } from "../internal/canonical.ts";
 import { openDriftLog } from "../internal/drift-log.ts";
 import { compact, fingerprint, messageOf } from "../internal/fingerprint.ts";
-import { ip } from "../internal/ip-command.ts";
+import { ip, rereader } from "../internal/ip-command.ts";
 import { type ObservedLink, readLinks } from "../internal/netlink.ts";
-import { configRevisionInput, type OperatorOptions, requeue } from "../internal/operator-options.ts";
+import {
+  configRevisionInput,
+  type OperatorOptions,
+  requeue,
+  unrelatedConfigChange,
+} from "../internal/operator-options.ts";
 
 export const linkControllerName = "LinkController";
 
@@ -21,6 +26,7 @@ type Status = SpecOf<typeof LinkStatus>;
  * released when they leave the spec. A link that cannot be set up is an error in its own status.
  */
 export function createLinkController(options: OperatorOptions): Controller {
+  const unrelated = unrelatedConfigChange();
   const { host } = options;
   return {
     name: linkControllerName,
@@ -33,6 +39,8 @@ export function createLinkController(options: OperatorOptions): Controller {
       const { signal } = ctx;
       const drift = await openDriftLog(ctx, { domain: "link", now: options.now });
       const specs = ((await ctx.list(LinkSpec.kind())) as Resource<Spec>[]).map((r) => r.spec);
+      if (unrelated(drift.revision, specs)) return requeue(options);
+      const read = rereader(host, readLinks);
       const wanted = new Map(specs.map((s) => [s.name, s]));
       const previous = new Map(
         ((await ctx.list(LinkStatus.kind())) as Resource<Status>[]).map((r) => [r.metadata.id, r.spec]),
@@ -45,7 +53,7 @@ export function createLinkController(options: OperatorOptions): Controller {
       );
 
       // Undo what specs no longer ask for.
-      let links = await readLinks(host);
+      let links = await read();
       for (const [name, status] of previous) {
         const spec = wanted.get(name);
         try {
@@ -62,7 +70,7 @@ export function createLinkController(options: OperatorOptions): Controller {
           ctx.log.warn({ err, link: name }, "cannot undo link settings");
         }
       }
-      links = await readLinks(host);
+      links = await read();
 
       // Note drift: what differs now on links that matched the same spec before.
       for (const spec of specs) {
@@ -128,7 +136,7 @@ export function createLinkController(options: OperatorOptions): Controller {
           fail(name, messageOf(err));
         }
       }
-      links = await readLinks(host);
+      links = await read();
 
       const ports = new Map<string, string[]>();
       for (const spec of specs) {
@@ -164,7 +172,7 @@ export function createLinkController(options: OperatorOptions): Controller {
           await step(`set ${spec.up ? "up" : "down"}`, ["link", "set", name, spec.up ? "up" : "down"]);
       }
 
-      links = await readLinks(host);
+      links = await read();
       const out = ctx.track(LinkStatus.kind());
       for (const name of new Set([...links.keys(), ...wanted.keys()])) {
         const link = links.get(name);

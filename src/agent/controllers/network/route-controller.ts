@@ -5,9 +5,14 @@ import { AddressStatus, DriftStatus, LinkStatus, RouteSpec, RouteStatus } from "
 import { canonical } from "../internal/canonical.ts";
 import { openDriftLog } from "../internal/drift-log.ts";
 import { compact, fingerprint, messageOf } from "../internal/fingerprint.ts";
-import { ip } from "../internal/ip-command.ts";
+import { ip, rereader } from "../internal/ip-command.ts";
 import { type ObservedRoute, readRoutes } from "../internal/netlink.ts";
-import { configRevisionInput, type OperatorOptions, requeue } from "../internal/operator-options.ts";
+import {
+  configRevisionInput,
+  type OperatorOptions,
+  requeue,
+  unrelatedConfigChange,
+} from "../internal/operator-options.ts";
 
 export const routeControllerName = "RouteController";
 
@@ -23,6 +28,7 @@ type RouteKey = Pick<Spec, "destination" | "gateway" | "link" | "metric" | "fami
  * possible or take them away.
  */
 export function createRouteController(options: OperatorOptions): Controller {
+  const unrelated = unrelatedConfigChange();
   const { host } = options;
   return {
     name: routeControllerName,
@@ -40,6 +46,14 @@ export function createRouteController(options: OperatorOptions): Controller {
       const { signal } = ctx;
       const drift = await openDriftLog(ctx, { domain: "route", now: options.now });
       const specs = (await ctx.list(RouteSpec.kind())) as Resource<Spec>[];
+      if (
+        unrelated(
+          drift.revision,
+          specs.map((r) => r.spec),
+        )
+      )
+        return requeue(options);
+      const read = rereader(host, readRoutes);
       const wanted = new Map(specs.map((s) => [s.metadata.id, s.spec]));
       const previous = new Map(
         ((await ctx.list(RouteStatus.kind())) as Resource<Status>[]).map((r) => [r.metadata.id, r.spec]),
@@ -47,7 +61,7 @@ export function createRouteController(options: OperatorOptions): Controller {
       const created = new Set<string>();
       const errors = new Map<string, string>();
 
-      let routes = await readRoutes(host);
+      let routes = await read();
       for (const [id, status] of previous) {
         const spec = wanted.get(id);
         if (!status.createdByPlinth) continue;
@@ -61,7 +75,7 @@ export function createRouteController(options: OperatorOptions): Controller {
           (err) => ctx.log.warn({ err, route: id }, "cannot delete route"),
         );
       }
-      routes = await readRoutes(host);
+      routes = await read();
 
       for (const [id, spec] of wanted) {
         if (routes.some((r) => matches(spec, r))) continue;
@@ -79,7 +93,7 @@ export function createRouteController(options: OperatorOptions): Controller {
           errors.set(id, `cannot add route ${describe(spec)}: ${messageOf(err)}`);
         }
       }
-      routes = await readRoutes(host);
+      routes = await read();
 
       const out = ctx.track(RouteStatus.kind());
       for (const [id, spec] of wanted) {
