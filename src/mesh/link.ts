@@ -1,4 +1,10 @@
+import { isIPv6 } from "node:net";
 import type { Host } from "../agent/host/host.ts";
+import { PlinthError } from "../errors/plinth-error.ts";
+import { parseCidr } from "./cidr.ts";
+import { decodeMeshKey } from "./keys.ts";
+import { requireInteger, requireLinkName, runChecked } from "./run-checked.ts";
+import { readWgDump } from "./wg-dump.ts";
 
 export interface MeshLinkConfig {
   /** Link name, e.g. "plinth-mesh" (at most 15 characters). */
@@ -7,6 +13,7 @@ export interface MeshLinkConfig {
   /** Applied to every peer by syncMeshPeers; kept here so one object describes the node's mesh. */
   readonly presharedKey?: string;
   readonly listenPort: number;
+  /** 1280 (the IPv6 minimum) to 65535. */
   readonly mtu: number;
   /** This node's mesh address, configured as /128, plus a route for `prefix` on the link. */
   readonly address: string;
@@ -16,23 +23,126 @@ export interface MeshLinkConfig {
   readonly fwmark: number;
 }
 
-/** How to run the userspace implementation when the kernel has none (supervised by the caller). */
+/**
+ * How to run the userspace implementation when the kernel has none. The caller supervises it; it
+ * creates the TUN link `name` and its control socket /var/run/wireguard/<name>.sock, and exits
+ * when the link is deleted (removeMesh).
+ */
 export function wireguardGoCommand(name: string): {
   command: string;
   args: string[];
   env: Record<string, string>;
 } {
-  return { command: "wireguard-go", args: ["-f", name], env: { WG_PROCESS_FOREGROUND: "1" } };
+  requireLinkName(name);
+  return {
+    command: "wireguard-go",
+    args: ["-f", name],
+    env: { WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "error" },
+  };
 }
 
-export async function kernelHasWireGuard(_host: Host): Promise<boolean> {
-  throw new Error("kernelHasWireGuard: not implemented yet");
+const kernelSupport = new WeakMap<Host, boolean>();
+
+/** Whether this kernel can create a `wireguard` link (probed once per host by creating and deleting one). */
+export async function kernelHasWireGuard(host: Host): Promise<boolean> {
+  const known = kernelSupport.get(host);
+  if (known !== undefined) return known;
+  const probe = "plinth-wgprobe";
+  const r = await host.run("ip", ["link", "add", probe, "type", "wireguard"]);
+  if (r.code === 0) await runChecked(host, "ip", ["link", "del", probe]);
+  kernelSupport.set(host, r.code === 0);
+  return r.code === 0;
 }
 
+interface IpLink {
+  readonly ifname: string;
+  readonly mtu: number;
+  readonly flags: readonly string[];
+}
+interface IpAddr {
+  readonly addr_info: readonly { family: string; local: string; prefixlen: number; scope: string }[];
+}
+
+/**
+ * Creates the kernel link if possible (with wireguard-go the link must already exist: that
+ * process creates it), then sets the private key, listen port, fwmark, MTU, the /128 address, the
+ * route of the /64 on the link, and brings it up. Reads first and changes only what differs, so a
+ * second call changes nothing and a call after drift repairs it. Foreign global addresses on the
+ * link are removed.
+ */
 export async function configureMeshLink(
-  _host: Host,
-  _cfg: MeshLinkConfig,
-  _opts: { signal?: AbortSignal } = {},
+  host: Host,
+  cfg: MeshLinkConfig,
+  opts: { signal?: AbortSignal } = {},
 ): Promise<void> {
-  throw new Error("configureMeshLink: not implemented yet");
+  validateLinkConfig(cfg);
+  const { signal } = opts;
+  const { name } = cfg;
+  let link = await readLink(host, name);
+  if (!link) {
+    if (!(await kernelHasWireGuard(host))) {
+      throw new PlinthError(
+        "unavailable",
+        `mesh link ${name} does not exist and this kernel has no wireguard link type: start '${wireguardGoCommand(name).command} -f ${name}' first`,
+      );
+    }
+    await runChecked(host, "ip", ["link", "add", name, "type", "wireguard"], { signal });
+    link = await readLink(host, name);
+    if (!link) throw new PlinthError("internal", `mesh link ${name} vanished right after being created`);
+  }
+
+  const dump = await readWgDump(host, name, signal);
+  const iface = dump.iface;
+  const set: string[] = [];
+  if (iface.privateKey !== cfg.privateKey) set.push("private-key", "/dev/stdin");
+  if (iface.listenPort !== cfg.listenPort) set.push("listen-port", String(cfg.listenPort));
+  if (iface.fwmark !== cfg.fwmark) set.push("fwmark", String(cfg.fwmark));
+  if (set.length > 0) {
+    // The private key goes through stdin, never argv (visible in /proc to every user).
+    await runChecked(host, "wg", ["set", name, ...set], { signal, input: `${cfg.privateKey}\n` });
+  }
+
+  if (link.mtu !== cfg.mtu || !link.flags.includes("UP")) {
+    await runChecked(host, "ip", ["link", "set", "dev", name, "mtu", String(cfg.mtu), "up"], { signal });
+  }
+
+  const want = parseCidr(`${cfg.address}/128`, "address").address;
+  const [addrs] = await host.ipJson<IpAddr[]>(["addr", "show", "dev", name], { signal });
+  let present = false;
+  for (const a of addrs?.addr_info ?? []) {
+    if (a.scope === "link") continue;
+    const mine =
+      a.family === "inet6" && a.prefixlen === 128 && parseCidr(a.local, "address").address === want;
+    if (mine) present = true;
+    else await runChecked(host, "ip", ["addr", "del", `${a.local}/${a.prefixlen}`, "dev", name], { signal });
+  }
+  if (!present) {
+    // nodad: the address is unique by construction, and duplicate detection would delay it by a second.
+    await runChecked(host, "ip", ["-6", "addr", "add", `${want}/128`, "dev", name, "nodad"], { signal });
+  }
+  await runChecked(host, "ip", ["-6", "route", "replace", cfg.prefix, "dev", name], { signal });
+}
+
+async function readLink(host: Host, name: string): Promise<IpLink | undefined> {
+  const r = await host.run("ip", ["-json", "link", "show", "dev", name]);
+  if (r.code !== 0) return undefined;
+  return (JSON.parse(r.stdout) as IpLink[])[0];
+}
+
+function validateLinkConfig(cfg: MeshLinkConfig): void {
+  requireLinkName(cfg.name, "name");
+  decodeMeshKey(cfg.privateKey, "privateKey");
+  if (cfg.presharedKey !== undefined) decodeMeshKey(cfg.presharedKey, "presharedKey");
+  requireInteger(cfg.listenPort, "listenPort", 1, 65535);
+  requireInteger(cfg.mtu, "mtu", 1280, 65535);
+  requireInteger(cfg.fwmark, "fwmark", 1, 0xffffffff);
+  if (typeof cfg.address !== "string" || !isIPv6(cfg.address)) {
+    throw new TypeError(
+      `'address' must be an IPv6 address without prefix length, got ${JSON.stringify(cfg.address)}`,
+    );
+  }
+  const prefix = parseCidr(cfg.prefix, "prefix");
+  if (prefix.family !== 6 || prefix.length !== 64) {
+    throw new TypeError(`'prefix' must be an IPv6 /64, got ${JSON.stringify(cfg.prefix)}`);
+  }
 }
