@@ -16,6 +16,7 @@ import { NodeAddress } from "../../resources/address.ts";
 import { Affiliate, DiscoveryStatus, discoveryStatusId, NodeIdentity } from "../../resources/affiliate.ts";
 import { HostnameStatus, hostnameId } from "../../resources/hostname.ts";
 import { MachineConfigResource, machineConfigId } from "../../resources/machine-config.ts";
+import { MeshIdentity, MeshSpec, meshIdentityId, meshSpecId } from "../../resources/mesh.ts";
 import { createDiscoveryController, discoveryControllerName } from "./discovery-controller.ts";
 
 /** The docs with a cluster id of their own (and optionally another secret): tests share one service. */
@@ -37,6 +38,8 @@ const registry = createRegistry([
   NodeIdentity,
   Affiliate,
   DiscoveryStatus,
+  MeshSpec,
+  MeshIdentity,
 ]);
 
 interface Machine {
@@ -164,6 +167,57 @@ describe("discovery controller against a real discovery service", () => {
     const stored = await server.store.list(id);
     assert.equal(stored.length, 3);
     for (const s of stored) assert.ok(!Buffer.from(s.data).toString("latin1").includes("node-"), "sealed");
+  });
+
+  it("publishes the mesh key, address, advertised networks and endpoints of an enabled mesh", async () => {
+    const id = newClusterId();
+    const worker = inCluster((await fixtures()).worker, id);
+    const [a, b] = await Promise.all([machine("node-a", "127.0.0.11"), machine("node-b", "127.0.0.12")]);
+    const meshSpec = {
+      enabled: true,
+      clusterId: id,
+      mtu: 1420,
+      port: 51820,
+      allowDownPeerBypass: false,
+      advertiseNetworks: ["192.168.10.0/24"],
+      endpointFilters: [],
+      extraEndpoints: ["203.0.113.7:4000"],
+      presharedKey: Buffer.alloc(32, 1).toString("base64"),
+    };
+    const publicKey = Buffer.alloc(32, 2).toString("base64");
+    await a.state.create(MeshSpec.make(meshSpecId, meshSpec));
+    await a.state.create(
+      MeshIdentity.make(meshIdentityId, {
+        publicKey,
+        address: "fd01:2:3:401::7",
+        prefix: "fd01:2:3:401::/64",
+      }),
+    );
+    await a.configure([...worker, discoveryDoc()]);
+    await b.configure([...worker, discoveryDoc()]);
+    const seen = await eventually("a's mesh facts on b", async () => {
+      const x = (await b.affiliates()).find((r) => r.spec.hostname === "node-a");
+      return x?.spec.mesh && x.spec.endpoints.length === 2 ? x.spec : undefined;
+    });
+    assert.deepEqual(seen.mesh, {
+      publicKey,
+      address: "fd01:2:3:401::7",
+      additionalPrefixes: ["192.168.10.0/24"],
+    });
+    // The loopback listen address is no endpoint; the address the service saw and the extra one are.
+    // (The service keeps a set of endpoints: their order is its own.)
+    assert.deepEqual([...seen.endpoints].sort(), ["127.0.0.1:51820", "203.0.113.7:4000"]);
+    const fromA = (await a.affiliates()).find((r) => r.spec.hostname === "node-b")!.spec;
+    assert.equal(fromA.mesh, undefined, "b has no mesh");
+    assert.deepEqual(fromA.endpoints, []);
+
+    await a.state.modify(MeshSpec.ptr(meshSpecId), (d) => {
+      d.spec.enabled = false;
+    });
+    await eventually("a's mesh facts gone", async () => {
+      const x = (await b.affiliates()).find((r) => r.spec.hostname === "node-a");
+      return x && !x.spec.mesh ? true : undefined;
+    });
   });
 
   it("a machine with another cluster secret sees nobody, is seen by nobody, and counts what it could not open", async () => {

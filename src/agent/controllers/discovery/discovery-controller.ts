@@ -2,9 +2,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { hostname, networkInterfaces } from "node:os";
 import type { ValidationMode } from "../../../config/checks/check-context.ts";
 import { parseDuration } from "../../../config/duration.ts";
-import { formatIp } from "../../../config/net/ip.ts";
+import { formatIp, parseIp, parsePrefix, prefixContains } from "../../../config/net/ip.ts";
 import { discoveryKey } from "../../../discovery/client/discovery-cipher.ts";
 import type { Controller } from "../../../runtime/controller/controller.ts";
+import { filterEndpointAddresses, localEndpoints } from "../../mesh/mesh-endpoints.ts";
 import { parsedConfig } from "../../parsed-config.ts";
 import { NodeAddress } from "../../resources/address.ts";
 import {
@@ -16,6 +17,7 @@ import {
 } from "../../resources/affiliate.ts";
 import { HostnameStatus, hostnameId } from "../../resources/hostname.ts";
 import { MachineConfigResource, machineConfigId } from "../../resources/machine-config.ts";
+import { MeshIdentity, MeshSpec, meshIdentityId, meshSpecId } from "../../resources/mesh.ts";
 import {
   createDiscoveryClient,
   type DiscoveryClient,
@@ -85,6 +87,8 @@ export function createDiscoveryController(options: DiscoveryControllerOptions): 
       { namespace: "config", type: MachineConfigResource.type, id: machineConfigId, kind: "weak" },
       { namespace: NodeAddress.namespace, type: NodeAddress.type, kind: "weak" },
       { namespace: HostnameStatus.namespace, type: HostnameStatus.type, id: hostnameId, kind: "weak" },
+      { namespace: MeshSpec.namespace, type: MeshSpec.type, id: meshSpecId, kind: "weak" },
+      { namespace: MeshIdentity.namespace, type: MeshIdentity.type, id: meshIdentityId, kind: "weak" },
     ],
     outputs: [
       { type: NodeIdentity.type, kind: "exclusive" },
@@ -134,21 +138,44 @@ export function createDiscoveryController(options: DiscoveryControllerOptions): 
         ctx.signal.addEventListener("abort", () => void created.close(), { once: true });
       }
 
-      const addresses =
+      const meshSpec = (await ctx.find(MeshSpec.ptr(meshSpecId)))?.spec;
+      const meshIdentity = (await ctx.find(MeshIdentity.ptr(meshIdentityId)))?.spec;
+      const meshPrefix = meshIdentity ? parsePrefix(meshIdentity.prefix) : undefined;
+      const observed =
         (await ctx.find(NodeAddress.ptr("current")))?.spec.addresses.map((a) => a.split("/")[0]!) ?? [];
-      const mesh = config.find("Mesh");
+      // The mesh address is an address of the mesh link, not a way to reach this machine.
+      const addresses = (observed.length > 0 ? observed : fallbackAddresses(options.listenHost)).filter(
+        (a) => !(meshPrefix && parseIp(a) && prefixContains(meshPrefix, parseIp(a)!)),
+      );
+      const status = client!.status();
       const { affiliate, endpoints } = localAffiliate({
         nodeId: identity.nodeId,
         hostname: (await ctx.find(HostnameStatus.ptr(hostnameId)))?.spec.hostname || hostname(),
-        addresses: addresses.length > 0 ? addresses : fallbackAddresses(options.listenHost),
+        addresses,
         machineType: machine.type,
         operatingSystem: operatingSystem(),
         ...(machine.type === "controlplane" ? { apiPort: machine.api.port } : {}),
-        ...(mesh?.enabled ? { meshPort: mesh.port } : {}),
+        ...(meshSpec?.enabled && meshIdentity
+          ? {
+              mesh: {
+                publicKey: meshIdentity.publicKey,
+                address: meshIdentity.address,
+                advertisedNetworks: meshSpec.advertiseNetworks,
+                endpoints: localEndpoints({
+                  addresses: filterEndpointAddresses(addresses, {
+                    filters: meshSpec.endpointFilters,
+                    meshPrefix: meshIdentity.prefix,
+                  }),
+                  port: meshSpec.port,
+                  ...(status.publicIp ? { publicIp: status.publicIp } : {}),
+                  extra: meshSpec.extraEndpoints,
+                }),
+              },
+            }
+          : {}),
       });
       client!.setLocal(affiliate, endpoints);
 
-      const status = client!.status();
       const others = client!.discovered();
       for (const other of others) {
         const a = other.affiliate;

@@ -5,7 +5,8 @@ import type {
   AffiliateSchema,
   EndpointSchema,
 } from "../../../api/gen/sidero/discovery/client/affiliate_pb.ts";
-import { parseIp } from "../../../config/net/ip.ts";
+import { parseIp, parsePrefix } from "../../../config/net/ip.ts";
+import { parseEndpoint } from "../../mesh/mesh-endpoints.ts";
 
 /** What this machine tells the other members about itself. */
 export interface LocalFacts {
@@ -16,8 +17,30 @@ export interface LocalFacts {
   readonly operatingSystem: string;
   /** The machine API port, announced by control planes. */
   readonly apiPort?: number;
-  /** The mesh's WireGuard port, when the mesh is enabled: every address is announced with it. */
-  readonly meshPort?: number;
+  /** The mesh of this machine, when it is enabled. */
+  readonly mesh?: LocalMeshFacts;
+}
+
+/** What the other members need to make this machine a mesh peer (the public `KubeSpan` message). */
+export interface LocalMeshFacts {
+  readonly publicKey: string;
+  /** The mesh address, without prefix length. */
+  readonly address: string;
+  /** Prefixes routed through this machine (`advertiseNetworks`). */
+  readonly advertisedNetworks: readonly string[];
+  /** Where the mesh can be reached, `ip:port` / `[v6]:port`, in the order to try them. */
+  readonly endpoints: readonly string[];
+}
+
+function sealedPrefix(text: string): { ip: Uint8Array; bits: number } | undefined {
+  const p = parsePrefix(text);
+  return p ? { ip: p.address.bytes, bits: p.prefixLength } : undefined;
+}
+
+function endpointOf(text: string): { ip: Uint8Array; port: number } | undefined {
+  const e = parseEndpoint(text);
+  const ip = e ? parseIp(e.ip) : undefined;
+  return e && ip ? { ip: ip.bytes, port: e.port } : undefined;
 }
 
 /** The record and endpoints to seal, in the public client-side schema. */
@@ -38,8 +61,17 @@ export function localAffiliate(facts: LocalFacts): {
       machineType: facts.machineType,
       operatingSystem: facts.operatingSystem,
       ...(facts.apiPort !== undefined ? { controlPlane: { apiServerPort: facts.apiPort } } : {}),
+      ...(facts.mesh
+        ? {
+            kubespan: {
+              publicKey: facts.mesh.publicKey,
+              address: parseIp(facts.mesh.address)?.bytes ?? new Uint8Array(),
+              additionalAddresses: facts.mesh.advertisedNetworks.flatMap((p) => sealedPrefix(p) ?? []),
+            },
+          }
+        : {}),
     },
-    endpoints: facts.meshPort === undefined ? [] : ips.map((ip) => ({ ip, port: facts.meshPort })),
+    endpoints: (facts.mesh?.endpoints ?? []).flatMap((e) => endpointOf(e) ?? []),
   };
 }
 
