@@ -13,7 +13,7 @@ export interface Prerequisite {
   readonly neededBy: readonly Feature[];
 }
 
-export const features = ["state-etcd", "host", "sandbox", "cluster", "tests", "bench"] as const;
+export const features = ["state-etcd", "host", "sandbox", "cluster", "tests", "bench", "mesh"] as const;
 export type Feature = (typeof features)[number];
 
 export const prerequisites: readonly Prerequisite[] = [
@@ -47,6 +47,24 @@ export const prerequisites: readonly Prerequisite[] = [
   { binary: "nebula-cert", aptPackage: "nebula", versionArgs: ["-version"], neededBy: ["bench"] },
   { binary: "iperf3", aptPackage: "iperf3", versionArgs: ["--version"], neededBy: ["bench"] },
   { binary: "ping", aptPackage: "iputils-ping", versionArgs: ["-V"], neededBy: ["bench"] },
-  { binary: "wg", aptPackage: "wireguard-tools", versionArgs: ["--version"], neededBy: ["bench"] },
-  { binary: "wireguard-go", aptPackage: "wireguard-go", versionArgs: ["--version"], neededBy: ["bench"] },
+  // The mesh: wg configures WireGuard links, wireguard-go is the link where the kernel has no
+  // module, nft holds the steering marks (table inet plinth_mesh).
+  {
+    binary: "wg",
+    aptPackage: "wireguard-tools",
+    versionArgs: ["--version"],
+    neededBy: ["mesh", "cluster", "tests", "bench"],
+  },
+  {
+    binary: "wireguard-go",
+    aptPackage: "wireguard-go",
+    versionArgs: ["--version"],
+    neededBy: ["mesh", "cluster", "tests", "bench"],
+  },
+  {
+    binary: "nft",
+    aptPackage: "nftables",
+    versionArgs: ["--version"],
+    neededBy: ["mesh", "cluster", "tests"],
+  },
 ];
