@@ -12,7 +12,9 @@ import { findBinary } from "../doctor/doctor.ts";
  * A throwaway machine for tests: a process holding new network, UTS and mount namespaces, with
  * a private copy of /etc and an empty /var bind-mounted over the real ones. Hostname, links,
  * addresses, routes, `net.*` sysctls and files changed inside never reach the machine running
- * the tests. Needs root, unshare and nsenter (util-linux) and ip (iproute2).
+ * the tests. /run/wireguard (and /var/run/wireguard) is a private tmpfs, so WireGuard control
+ * sockets do not collide between sandboxes. Needs root, unshare and nsenter (util-linux) and ip
+ * (iproute2).
  */
 export interface Sandbox {
   readonly name: string;
@@ -69,6 +71,10 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     "set -e",
     `mount --bind '${dir}/etc' /etc`,
     `mount --bind '${dir}/var' /var`,
+    // WireGuard control sockets: private, so two sandboxes can each run a link of the same name.
+    "mkdir -p /run/wireguard /var/run",
+    "mount -t tmpfs -o mode=0700 tmpfs /run/wireguard",
+    "ln -sfn /run/wireguard /var/run/wireguard",
     "ip link set lo up",
     `hostname '${name}'`,
     `echo '${name}' > /etc/hostname`,
