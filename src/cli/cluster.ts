@@ -10,7 +10,7 @@ import {
 } from "../doctor/doctor.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
 import { namespacePids } from "../provision/cluster-network.ts";
-import { listRecords, readRecord } from "../provision/cluster-record.ts";
+import { type ClusterRecord, listRecords, readRecord } from "../provision/cluster-record.ts";
 import { createCluster } from "../provision/create-cluster.ts";
 import { destroyCluster } from "../provision/destroy-cluster.ts";
 import { collect, processIo } from "./cli-io.ts";
@@ -28,6 +28,9 @@ interface CreateFlags {
   configPatchControlPlane: string[];
   configPatchWorker: string[];
   waitTimeout: string;
+  withMesh?: boolean;
+  topology: string;
+  sites?: string;
 }
 
 /** Root, and the programs a local cluster needs (installed with apt-get when missing). */
@@ -57,6 +60,18 @@ function count(flag: string, value: string): number {
   return n;
 }
 
+/** One line per site: its network, bridge and router; then the discovery service. */
+function describeNetwork(r: ClusterRecord): string {
+  const lines = [`cluster ${r.name}: topology ${r.topology}, mesh ${r.mesh ? "on" : "off"}`];
+  for (const s of r.sites) {
+    const router = s.router ? `, NAT router ${s.router.siteIp} -> ${s.router.publicIp}` : "";
+    lines.push(`  ${s.name}: ${s.cidr} on bridge ${s.bridge}, host ${s.hostIp}${router}`);
+  }
+  if (r.public) lines.push(`  public: ${r.public.cidr} on bridge ${r.public.bridge}`);
+  if (r.discovery) lines.push(`  discovery: ${r.discovery.url} (namespace ${r.discovery.netns})`);
+  return lines.join("\n");
+}
+
 /** `plinth cluster create|destroy|show`: a local cluster of nodes in network namespaces. */
 export function registerCluster(program: Command): void {
   const group = program
@@ -73,6 +88,9 @@ export function registerCluster(program: Command): void {
     .option("--config-patch-control-plane <patch>", "patch for control planes; repeatable", collect, [])
     .option("--config-patch-worker <patch>", "patch for workers; repeatable", collect, [])
     .option("--wait-timeout <duration>", "how long to wait for the cluster to be ready", "2m")
+    .option("--with-mesh", "run a discovery service for the cluster and turn the WireGuard mesh on")
+    .option("--topology <flat|nat>", "flat: one bridge; nat: sites behind NAT routers", "flat")
+    .option("--sites <n>", "sites of the nat topology (2 to 8)")
     .action(async (flags: CreateFlags, cmd: Command) => {
       const waitTimeoutMs = parseDuration(flags.waitTimeout);
       if (waitTimeoutMs === undefined) {
@@ -85,6 +103,9 @@ export function registerCluster(program: Command): void {
         controlplanes: count("--controlplanes", flags.controlplanes),
         workers: count("--workers", flags.workers),
         cidr: flags.cidr,
+        topology: flags.topology,
+        sites: flags.sites === undefined ? undefined : count("--sites", flags.sites),
+        withMesh: flags.withMesh ?? false,
         patches: await readPatchArgs(flags.configPatch, "--config-patch"),
         controlPlanePatches: await readPatchArgs(
           flags.configPatchControlPlane,
@@ -131,12 +152,17 @@ export function registerCluster(program: Command): void {
       if (flags.name && records.length === 0)
         throw new PlinthError("not_found", `no cluster named ${flags.name}`);
       const rows: string[][] = [];
+      const networks: string[] = [];
       for (const r of records) {
         for (const n of r.nodes) {
           const running = (await namespacePids(n.netns)).length > 0;
-          rows.push([r.name, n.name, n.role, n.ip, r.status === "running" && !running ? "down" : r.status]);
+          const state = r.status === "running" && !running ? "down" : r.status;
+          rows.push([r.name, n.name, n.role, n.ip, state, r.sites[n.site]?.name ?? "site-1"]);
         }
+        networks.push(describeNetwork(r));
       }
-      process.stdout.write(`${renderTable(["CLUSTER", "NODE", "ROLE", "ADDRESS", "STATE"], rows)}\n`);
+      process.stdout.write(
+        `${renderTable(["CLUSTER", "NODE", "ROLE", "ADDRESS", "STATE", "SITE"], rows)}\n\n${networks.join("\n")}\n`,
+      );
     });
 }

@@ -9,6 +9,8 @@ export interface ClusterRecord extends ClusterPlan {
   createdAt: string;
   /** Process group of each node's init process, by node name. */
   pids: Record<string, number>;
+  /** Process group of the discovery service (with the mesh). */
+  discoveryPid?: number;
   error?: string;
 }
 
@@ -30,7 +32,9 @@ export async function writeRecord(record: ClusterRecord): Promise<void> {
 
 export async function readRecord(name: string): Promise<ClusterRecord | undefined> {
   try {
-    return JSON.parse(await readFile(join(clusterDir(name), "cluster.json"), "utf8")) as ClusterRecord;
+    return withDefaults(
+      JSON.parse(await readFile(join(clusterDir(name), "cluster.json"), "utf8")) as ClusterRecord,
+    );
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
@@ -46,4 +50,24 @@ export async function listRecords(): Promise<ClusterRecord[]> {
   }
   const records = await Promise.all(names.map((n) => readRecord(n).catch(() => undefined)));
   return records.filter((r): r is ClusterRecord => r !== undefined);
+}
+
+/** Records written before sites and topologies existed describe one flat site. */
+function withDefaults(record: ClusterRecord): ClusterRecord {
+  if (record.sites) return record;
+  return {
+    ...record,
+    topology: "flat",
+    mesh: false,
+    sites: [
+      {
+        name: "site-1",
+        cidr: record.cidr,
+        prefixLength: record.prefixLength,
+        bridge: record.bridge,
+        hostIp: record.gateway,
+      },
+    ],
+    nodes: record.nodes.map((n) => ({ ...n, site: n.site ?? 0 })),
+  };
 }

@@ -1,14 +1,14 @@
 import { execFile } from "node:child_process";
 import { PlinthError } from "../errors/plinth-error.ts";
 
-/** Runs a command; a non-zero exit fails with the command line and what it printed. */
+/** Runs a command (with `input` on its stdin); a non-zero exit fails with the command line and what it printed. */
 export function sh(
   command: string,
   args: readonly string[],
-  options: { allowFail?: boolean } = {},
+  options: { allowFail?: boolean; input?: string } = {},
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, [...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+    const child = execFile(command, [...args], { timeout: 30_000 }, (err, stdout, stderr) => {
       if (err && !options.allowFail) {
         reject(
           new PlinthError(
@@ -21,5 +21,6 @@ export function sh(
         );
       } else resolve(stdout);
     });
+    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }

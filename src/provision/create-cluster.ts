@@ -18,7 +18,15 @@ import { applyPatches, type ConfigPatch } from "../config/patch/config-patch.ts"
 import { stringifyDocuments } from "../config/stringify-config.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
 import { issueCert } from "../pki/index.ts";
-import { createBridge, createNodeNetwork, hostRoutes, linkExists, netnsExists } from "./cluster-network.ts";
+import {
+  createBridges,
+  createDiscoveryNetwork,
+  createNodeNetwork,
+  createRouter,
+  hostRoutes,
+  linkExists,
+  netnsExists,
+} from "./cluster-network.ts";
 import {
   type ClusterPlan,
   cidrsOverlap,
@@ -28,6 +36,7 @@ import {
 } from "./cluster-plan.ts";
 import { type ClusterRecord, clusterDir, listRecords, readRecord, writeRecord } from "./cluster-record.ts";
 import { destroyCluster } from "./destroy-cluster.ts";
+import { launchDiscovery } from "./discovery-launcher.ts";
 import { apiPort, launchNode, prepareNodeDirs } from "./node-launcher.ts";
 
 export interface CreateClusterOptions extends PlanOptions {
@@ -67,12 +76,24 @@ async function checkFree(plan: ClusterPlan): Promise<void> {
       throw new PlinthError("already_exists", `--cidr ${plan.cidr} overlaps the host's network ${route}`);
     }
   }
-  if (await linkExists(plan.bridge)) {
-    throw new PlinthError("already_exists", `a link named ${plan.bridge} exists already`);
+  const links = [
+    ...plan.sites.flatMap((s) => [s.bridge, ...(s.router ? [s.router.siteVeth, s.router.publicVeth] : [])]),
+    ...(plan.public ? [plan.public.bridge] : []),
+    ...(plan.discovery ? [plan.discovery.veth] : []),
+    ...plan.nodes.map((n) => n.veth),
+  ];
+  for (const link of links) {
+    if (await linkExists(link))
+      throw new PlinthError("already_exists", `a link named ${link} exists already`);
   }
-  for (const n of plan.nodes) {
-    if (await netnsExists(n.netns))
-      throw new PlinthError("already_exists", `network namespace ${n.netns} exists already`);
+  const namespaces = [
+    ...plan.nodes.map((n) => n.netns),
+    ...plan.sites.flatMap((s) => (s.router ? [s.router.netns] : [])),
+    ...(plan.discovery ? [plan.discovery.netns] : []),
+  ];
+  for (const netns of namespaces) {
+    if (await netnsExists(netns))
+      throw new PlinthError("already_exists", `network namespace ${netns} exists already`);
   }
 }
 
@@ -107,15 +128,21 @@ async function machineConfigs(
   const cp1 = plan.nodes[0]!;
   const base = { clusterName: plan.name, endpoint: `https://${cp1.ip}:6443`, secrets };
   const patched = (type: "controlplane" | "worker") =>
-    applyPatches(generateMachineConfig(type, base), [
-      ...(options.patches ?? []),
-      ...((type === "controlplane" ? options.controlPlanePatches : options.workerPatches) ?? []),
-    ]);
+    applyPatches(
+      [...generateMachineConfig(type, base), ...meshDocuments(plan)],
+      [
+        ...(options.patches ?? []),
+        ...((type === "controlplane" ? options.controlPlanePatches : options.workerPatches) ?? []),
+      ],
+    );
   const controlplane = stringifyDocuments(patched("controlplane"));
   const out = new Map<string, string>();
   for (const node of plan.nodes) {
     if (node.role === "controlplane") {
-      out.set(node.name, controlplane);
+      out.set(
+        node.name,
+        node.meshPort ? stringifyDocuments(withMeshPort(patched("controlplane"), node)) : controlplane,
+      );
       continue;
     }
     // Workers hold no CA key: the provisioner, which has the secrets, issues their certificates.
@@ -129,10 +156,31 @@ async function machineConfigs(
     const docs = patched("worker") as { kind?: string; trust?: Record<string, unknown> }[];
     for (const d of docs)
       if (d.kind === "MachineConfig") d.trust = { ...d.trust, certificate: { crt: cert.crt, key: cert.key } };
-    out.set(node.name, stringifyDocuments(docs));
+    out.set(node.name, stringifyDocuments(withMeshPort(docs, node)));
   }
   await writeFile(join(clusterDir(plan.name), "controlplane.yaml"), controlplane, { mode: 0o600 });
   return out;
+}
+
+/**
+ * With the mesh: discovery at the cluster's own service (peers come from there) and the mesh on.
+ * Before the patches, so that a patch can change them.
+ */
+function meshDocuments(plan: ClusterPlan): unknown[] {
+  if (!plan.discovery) return [];
+  return [
+    { apiVersion: "v1alpha1", kind: "Discovery", enabled: true, endpoint: plan.discovery.url },
+    { apiVersion: "v1alpha1", kind: "Mesh", enabled: true },
+  ];
+}
+
+/** The node's own WireGuard port (nat topology), unless a patch already chose one. */
+function withMeshPort(docs: unknown[], node: NodePlan): unknown[] {
+  if (!node.meshPort) return docs;
+  return docs.map((d) => {
+    const doc = d as { kind?: string; port?: number };
+    return doc.kind === "Mesh" && doc.port === undefined ? { ...doc, port: node.meshPort } : doc;
+  });
 }
 
 /**
@@ -153,14 +201,29 @@ export async function createCluster(options: CreateClusterOptions): Promise<Crea
   const dir = clusterDir(plan.name);
   const deadline = Date.now() + (options.waitTimeoutMs ?? 120_000);
   try {
-    await createBridge(plan);
-    say(`network: bridge ${plan.bridge} ${plan.gateway}/${plan.prefixLength}`);
+    await createBridges(plan);
+    for (const site of plan.sites) {
+      await createRouter(plan, site);
+      const router = site.router ? `, NAT router ${site.router.siteIp} -> ${site.router.publicIp}` : "";
+      say(`network: ${site.name} ${site.cidr} on bridge ${site.bridge} (host ${site.hostIp}${router})`);
+    }
+    if (plan.public) say(`network: public ${plan.public.cidr} on bridge ${plan.public.bridge}`);
+    if (plan.topology === "nat" && !plan.mesh) {
+      say("note: without --with-mesh, nodes in different sites reach each other only through NAT");
+    }
+    if (plan.discovery) {
+      await createDiscoveryNetwork(plan.discovery);
+      record.discoveryPid = await launchDiscovery(dir, plan.discovery, { signal: options.signal });
+      await writeRecord(record);
+      say(`discovery: serving on ${plan.discovery.url}`);
+    }
     for (const node of plan.nodes) {
       await createNodeNetwork(plan, node);
       await prepareNodeDirs(dir, node);
       record.pids[node.name] = await launchNode(dir, node);
       await writeRecord(record);
-      say(`node ${node.name}: ${node.role} at ${node.ip}, agent starting`);
+      const where = plan.sites.length > 1 ? ` in ${plan.sites[node.site]!.name}` : "";
+      say(`node ${node.name}: ${node.role} at ${node.ip}${where}, agent starting`);
     }
 
     const secrets = await generateSecrets();

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NodePlan } from "./cluster-plan.ts";
 
-const plinthBin = fileURLToPath(new URL("../../bin/plinth.js", import.meta.url));
+export const plinthBin = fileURLToPath(new URL("../../bin/plinth.js", import.meta.url));
 export const apiPort = 50000;
 
 /** The node's private /etc and /var on the host. */
@@ -24,8 +24,8 @@ export async function prepareNodeDirs(clusterDir: string, node: NodePlan): Promi
 
 /**
  * Starts the node's init inside its network namespace and fresh UTS and mount namespaces: it
- * bind-mounts the private /etc and /var, sets the hostname, and keeps `plinth agent` running
- * (a crashed or killed agent is started again, as a real machine's init would). Returns the
+ * bind-mounts the private /etc and /var, mounts a private /run/wireguard, sets the hostname,
+ * and keeps `plinth agent` running (a crashed or killed agent is started again, as a real machine's init would). Returns the
  * init's pid, which leads its process group.
  */
 export async function launchNode(clusterDir: string, node: NodePlan): Promise<number> {
@@ -41,11 +41,17 @@ export async function launchNode(clusterDir: string, node: NodePlan): Promise<nu
     "--metrics 127.0.0.1:9101",
   ].join(" ");
   // On SIGTERM the init passes it on to the agent (which stops its services in order), waits
-  // for it, and ends; an agent that dies otherwise is started again.
+  // for it, and ends; so it does after a Shutdown (the agent leaves /var/lib/plinth/shutdown);
+  // an agent that dies otherwise is started again.
   const script = [
     "set -e",
     `mount --bind ${JSON.stringify(join(dir, "etc"))} /etc`,
     `mount --bind ${JSON.stringify(join(dir, "var"))} /var`,
+    // WireGuard's control sockets live in /var/run/wireguard (= /run/wireguard on a normal
+    // machine): each node needs its own, or the nodes' mesh links would answer for each other.
+    "mkdir -p /run/wireguard /var/run/wireguard",
+    "mount -t tmpfs -o mode=0700,size=1m tmpfs /run/wireguard",
+    "mount --bind /run/wireguard /var/run/wireguard",
     `hostname ${node.name}`,
     `echo ${node.name} > /etc/hostname`,
     "set +e",
@@ -54,6 +60,8 @@ export async function launchNode(clusterDir: string, node: NodePlan): Promise<nu
     "while [ $stop = 0 ]; do",
     `  ${agent} & agent=$!`,
     "  wait $agent; wait $agent 2>/dev/null",
+    // A Shutdown: the agent stopped everything and marked it; the node stays down.
+    "  [ -e /var/lib/plinth/shutdown ] && break",
     "  [ $stop = 0 ] && sleep 1",
     "done",
   ].join("\n");
