@@ -1,4 +1,3 @@
-import { createTwoFilesPatch } from "diff";
 import type { Logger } from "pino";
 import type { ValidationMode } from "../config/checks/check-context.ts";
 import type { ConfigBundle } from "../config/config-bundle.ts";
@@ -183,6 +182,8 @@ export function createConfigApplier(options: ConfigApplierOptions): ConfigApplie
         : [];
     const tryTimeoutMs = checkMode(req, current, restartFields);
     const yaml = req.yaml.endsWith("\n") ? req.yaml : `${req.yaml}\n`;
+    // Loaded at the first apply rather than with the agent: a freshly started agent needs no diff.
+    const { createTwoFilesPatch } = await import("diff");
     const diff = createTwoFilesPatch("current", "new", current?.yaml ?? "", yaml, undefined, undefined, {
       context: 3,
     });

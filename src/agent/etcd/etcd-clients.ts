@@ -1,4 +1,4 @@
-import { Etcd3 } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import { issueCert } from "../../pki/index.ts";
 import { translateEtcdError } from "../../runtime/state/backends/etcd/etcd-error.ts";
 import type { EtcdRootSecretContent } from "./etcd-spec.ts";
@@ -9,6 +9,8 @@ export interface EtcdClients {
    * client certificate the agent issued itself from the etcd CA. Kept until `close`.
    */
   client(ca: EtcdRootSecretContent, url: string): Promise<Etcd3>;
+  /** The agent's client certificate for the CA (PEM), for plain HTTPS calls to members. */
+  clientCertificate(ca: EtcdRootSecretContent): Promise<{ crt: string; key: string }>;
   /** Closes every client. */
   close(): void;
 }
@@ -36,6 +38,9 @@ export function createEtcdClients(): EtcdClients {
 
   async function open(ca: EtcdRootSecretContent, url: string): Promise<Etcd3> {
     const cert = await clientCert(ca);
+    // Loaded with the first client: etcd3 and gRPC are a large part of the agent's start-up,
+    // and only control planes running etcd need them.
+    const { Etcd3 } = await import("etcd3");
     return new Etcd3({
       hosts: [url],
       credentials: {
@@ -56,6 +61,7 @@ export function createEtcdClients(): EtcdClients {
   }
 
   return {
+    clientCertificate: clientCert,
     client(ca, url) {
       const key = `${ca.crt}\n${url}`;
       let c = clients.get(key);

@@ -1,51 +1,46 @@
-import {
-  ClientClosedError,
-  castGrpcErrorMessage,
-  EtcdAuthenticationFailedError,
-  EtcdInvalidAuthTokenError,
-  EtcdPermissionDeniedError,
-  GRPCAbortedError,
-  GRPCAlreadyExistsError,
-  GRPCCancelledError,
-  GRPCDataLossError,
-  GRPCDeadlineExceededError,
-  GRPCFailedPreconditionError,
-  GRPCInternalError,
-  GRPCInvalidArgumentError,
-  GRPCNotFoundError,
-  GRPCNotImplementedError,
-  GRPCOutOfRangeError,
-  GRPCResourceExhastedError,
-  GRPCUnauthenticatedError,
-  GRPCUnavailableError,
-  GRPCUnknownError,
-} from "etcd3";
+import { createRequire } from "node:module";
+import type * as Etcd3Module from "etcd3";
 import { type ErrorCode, isPlinthError, PlinthError } from "../../../../errors/plinth-error.ts";
 
 // The one place where errors of the etcd client (typed errors of the etcd3 library, raw gRPC
 // status errors from watch streams, circuit and closed-client errors) become PlinthErrors.
 
+// etcd3 (and gRPC under it) is loaded only when the agent first talks to etcd; an error to
+// translate is the first time this module needs it, and by then it is usually loaded already.
+const require = createRequire(import.meta.url);
+let etcd3: typeof Etcd3Module | undefined;
+function etcd3Module(): typeof Etcd3Module {
+  etcd3 ??= require("etcd3") as typeof Etcd3Module;
+  return etcd3;
+}
+
+let grpcCodes: Map<abstract new (...args: never[]) => Error, number> | undefined;
+
 /** gRPC status codes, by the etcd3 class that stands for each. */
-const grpcCodeOf = new Map<abstract new (...args: never[]) => Error, number>([
-  [GRPCCancelledError, 1],
-  [GRPCUnknownError, 2],
-  [GRPCInvalidArgumentError, 3],
-  [GRPCDeadlineExceededError, 4],
-  [GRPCNotFoundError, 5],
-  [GRPCAlreadyExistsError, 6],
-  [EtcdPermissionDeniedError, 7],
-  [GRPCResourceExhastedError, 8],
-  [GRPCFailedPreconditionError, 9],
-  [GRPCAbortedError, 10],
-  [GRPCOutOfRangeError, 11],
-  [GRPCNotImplementedError, 12],
-  [GRPCInternalError, 13],
-  [GRPCUnavailableError, 14],
-  [GRPCDataLossError, 15],
-  [GRPCUnauthenticatedError, 16],
-  [EtcdAuthenticationFailedError, 16],
-  [EtcdInvalidAuthTokenError, 16],
-]);
+function grpcCodeOf(): Map<abstract new (...args: never[]) => Error, number> {
+  const e = etcd3Module();
+  grpcCodes ??= new Map<abstract new (...args: never[]) => Error, number>([
+    [e.GRPCCancelledError, 1],
+    [e.GRPCUnknownError, 2],
+    [e.GRPCInvalidArgumentError, 3],
+    [e.GRPCDeadlineExceededError, 4],
+    [e.GRPCNotFoundError, 5],
+    [e.GRPCAlreadyExistsError, 6],
+    [e.EtcdPermissionDeniedError, 7],
+    [e.GRPCResourceExhastedError, 8],
+    [e.GRPCFailedPreconditionError, 9],
+    [e.GRPCAbortedError, 10],
+    [e.GRPCOutOfRangeError, 11],
+    [e.GRPCNotImplementedError, 12],
+    [e.GRPCInternalError, 13],
+    [e.GRPCUnavailableError, 14],
+    [e.GRPCDataLossError, 15],
+    [e.GRPCUnauthenticatedError, 16],
+    [e.EtcdAuthenticationFailedError, 16],
+    [e.EtcdInvalidAuthTokenError, 16],
+  ]);
+  return grpcCodes;
+}
 
 /**
  * Cancelled, unknown, deadline, aborted, internal and unavailable all mean that the server or the
@@ -74,7 +69,7 @@ function grpcCode(err: unknown): number | undefined {
   if (typeof err !== "object" || err === null) return undefined;
   const raw = (err as { code?: unknown }).code;
   if (typeof raw === "number") return raw;
-  for (const [ctor, code] of grpcCodeOf) if (err instanceof ctor) return code;
+  for (const [ctor, code] of grpcCodeOf()) if (err instanceof ctor) return code;
   return undefined;
 }
 
@@ -93,7 +88,7 @@ export function translateEtcdError(err: unknown, action: string): PlinthError {
   if (isCompacted(err)) {
     return new PlinthError("history_lost", `cannot ${action}: etcd compacted that revision`, { cause: err });
   }
-  if (err instanceof ClientClosedError) {
+  if (err instanceof etcd3Module().ClientClosedError) {
     return new PlinthError("unavailable", `cannot ${action}: the etcd client is closed`, { cause: err });
   }
   if (err instanceof Error && err.name === "BrokenCircuitError") {
@@ -115,7 +110,7 @@ export function translateEtcdError(err: unknown, action: string): PlinthError {
 /** The error for a watch that etcd canceled with `reason` (not for a compaction). */
 export function translateWatchCancel(reason: string, action: string): PlinthError {
   return translateEtcdError(
-    castGrpcErrorMessage(reason || "etcd canceled the watch without a reason"),
+    etcd3Module().castGrpcErrorMessage(reason || "etcd canceled the watch without a reason"),
     action,
   );
 }
