@@ -134,7 +134,16 @@ export function createAgent(options: AgentOptions): Agent {
   let metricsServer: MetricsServer | undefined;
   let apiPort = 0;
   let restarts = 0;
+  /** Set during a reset: the discovery record goes with the machine's state. */
+  let leavingCluster = false;
   let transition: Promise<void> = Promise.resolve();
+  const upgrades = createAgentUpgrades({
+    stateDir: options.stateDir,
+    version: options.version,
+    log: () => log,
+  });
+  /** Stops the new agent's wait for health (at shutdown). */
+  let upgradeWatch: AbortController | undefined;
 
   function listenFor(configYaml: string | undefined): { host: string; port: number } {
     if (options.listen) return options.listen;
@@ -356,6 +365,7 @@ export function createAgent(options: AgentOptions): Agent {
         version: options.version,
         ...(options.listen ? { listenHost: options.listen.host } : {}),
         trigger: () => runtime.trigger(discoveryControllerName),
+        leaving: () => leavingCluster,
       }),
       // Binds 127.0.0.1:7445: not for local agents, several of which may share one host.
       ...(mode === "local"
@@ -447,6 +457,7 @@ export function createAgent(options: AgentOptions): Agent {
 
   async function reset(graceful: boolean, etcdDirs: readonly string[]): Promise<void> {
     log.warn({ graceful }, "reset: stopping services and wiping the machine state");
+    leavingCluster = true;
     await boot?.etcd.beforeShutdown();
     await shutDown(graceful);
     for (const f of ["state.db", "state.db-wal", "state.db-shm"])
@@ -454,6 +465,7 @@ export function createAgent(options: AgentOptions): Agent {
     for (const dir of [...etcdDirs, join(options.stateDir, "etcd")])
       await rm(dir, { recursive: true, force: true });
     stoppedByUser.clear();
+    leavingCluster = false;
     restarts++;
     await bootUp();
   }

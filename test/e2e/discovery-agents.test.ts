@@ -94,4 +94,17 @@ describe("agents find each other through the discovery service", () => {
       return seen.length === 2 && seen.every((a) => !a.stale) ? seen : undefined;
     });
   });
+
+  it("a reset removes the machine's record at once, long before its TTL", async () => {
+    const r = await runCli(["--plinthconfig", join(dir, "plinthconfig"), "-e", agents[2]!.endpoint, "reset"]);
+    assert.equal(r.code, 0, r.stderr);
+    // The record's TTL is a minute; the deletion reaches the other members' watches in seconds.
+    for (const agent of agents.slice(0, 2)) {
+      await eventually(
+        "the reset machine to leave the others' affiliates",
+        async () => (!(await addressesSeenBy(agent)).includes(hosts[2]) ? true : undefined),
+        15_000,
+      );
+    }
+  });
 });

@@ -36,6 +36,11 @@ export interface DiscoveryControllerOptions {
   /** Wakes the controller when the client learns something (the runtime's trigger); polls without. */
   readonly trigger?: () => void;
   readonly backoff?: DiscoveryClientOptions["backoff"];
+  /**
+   * True while the machine leaves its cluster (a reset): when the runtime then stops, this
+   * machine's record is deleted from the service at once instead of lingering until its TTL.
+   */
+  readonly leaving?: () => boolean;
 }
 
 const idPattern = /^[^\s/]{1,253}$/;
@@ -135,7 +140,11 @@ export function createDiscoveryController(options: DiscoveryControllerOptions): 
         });
         client = created;
         clientKey = key;
-        ctx.signal.addEventListener("abort", () => void created.close(), { once: true });
+        ctx.signal.addEventListener(
+          "abort",
+          () => void created.close({ deleteSelf: options.leaving?.() ?? false }),
+          { once: true },
+        );
       }
 
       const meshSpec = (await ctx.find(MeshSpec.ptr(meshSpecId)))?.spec;
