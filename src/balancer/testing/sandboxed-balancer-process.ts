@@ -19,7 +19,9 @@ let balancer: Balancer | undefined;
 
 const handlers: Record<string, (c: Command) => Promise<unknown>> = {
   async upstreams(c) {
-    for (const host of c.hosts as string[]) upstreams.push(await startTestUpstream(host));
+    for (const host of c.hosts as string[]) {
+      upstreams.push(await startTestUpstream(host, host, (c.port as number | undefined) ?? 0));
+    }
     return upstreams.map((u) => u.key);
   },
   async start(c) {

@@ -19,11 +19,12 @@ export interface TestUpstream {
   revive(): Promise<void>;
 }
 
-export async function startTestUpstream(host: string, name = host): Promise<TestUpstream> {
+/** `port` 0 (the default) takes a free one. */
+export async function startTestUpstream(host: string, name = host, fixedPort = 0): Promise<TestUpstream> {
   const open = new Set<Socket>();
   let served = 0;
   let server: Server | undefined;
-  let port = 0;
+  let port = fixedPort;
   const start = async () => {
     server = createServer((socket) => {
       open.add(socket);
