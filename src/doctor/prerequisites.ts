@@ -48,7 +48,8 @@ export const prerequisites: readonly Prerequisite[] = [
   { binary: "iperf3", aptPackage: "iperf3", versionArgs: ["--version"], neededBy: ["bench"] },
   { binary: "ping", aptPackage: "iputils-ping", versionArgs: ["-V"], neededBy: ["bench"] },
   // The mesh: wg configures WireGuard links, wireguard-go is the link where the kernel has no
-  // module, nft holds the steering marks (table inet plinth_mesh).
+  // module, nft holds the steering marks (table inet plinth_mesh). The API balancer's kernel data
+  // path (table ip plinth_balancer) needs nft on every host, and its benchmark measures it.
   {
     binary: "wg",
     aptPackage: "wireguard-tools",
@@ -65,6 +66,6 @@ export const prerequisites: readonly Prerequisite[] = [
     binary: "nft",
     aptPackage: "nftables",
     versionArgs: ["--version"],
-    neededBy: ["mesh", "cluster", "tests"],
+    neededBy: ["mesh", "cluster", "tests", "host", "bench"],
   },
 ];
