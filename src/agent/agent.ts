@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Logger, pino } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
+import { type HealthCheckRequest, MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { ResourceService } from "../api/gen/plinth/resource/v1alpha1/resource_pb.ts";
 import { createResourceService } from "../api/resource-service.ts";
 import { type ApiServer, createApiServer } from "../api/server.ts";
@@ -12,6 +12,7 @@ import { clientContext, stringifyClientConfig } from "../config/client-config.ts
 import { configError } from "../config/config-issue.ts";
 import { loadConfig } from "../config/load-config.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
+import { serveHealthCheck } from "../health/serve-health-check.ts";
 import { isRole, issueCert } from "../pki/index.ts";
 import type { Controller } from "../runtime/controller/controller.ts";
 import { type ControllerRuntime, createControllerRuntime } from "../runtime/controller/controller-runtime.ts";
@@ -19,6 +20,7 @@ import { createRegistry } from "../runtime/resource/registry.ts";
 import { createSqliteState } from "../runtime/state/backends/sqlite/sqlite-state.ts";
 import { type State, wrapCore } from "../runtime/state/state.ts";
 import { withValidation } from "../runtime/state/validating-state.ts";
+import { clusterNodes } from "./cluster-nodes.ts";
 import { type ConfigApplier, createConfigApplier } from "./config-applier.ts";
 import { configHistory, currentConfig, storeConfig } from "./config-store.ts";
 import { createApiBalancerConfigController } from "./controllers/balancer/api-balancer-config-controller.ts";
@@ -27,6 +29,7 @@ import {
   createApiBalancerController,
 } from "./controllers/balancer/api-balancer-controller.ts";
 import { createServiceConfigController } from "./controllers/config/service-config-controller.ts";
+import { createDiagnosticControllers } from "./controllers/diagnostics/diagnostic-controllers.ts";
 import {
   createDiscoveryController,
   discoveryControllerName,
@@ -79,7 +82,15 @@ export interface AgentOptions {
    * drift is repaired within about a second (each check reads a few files and runs `ip -json`).
    */
   readonly driftCheckMs?: number;
+  /**
+   * A Shutdown asked for by the API has stopped everything (on a host Plinth does not own): the
+   * process should exit. `<stateDir>/shutdown` then marks that it must not be started again.
+   */
+  readonly onShutdown?: () => void;
 }
+
+/** Written by a Shutdown on a host Plinth does not own: the node's init must not restart the agent. */
+export const shutdownMarker = "shutdown";
 
 export const defaultDriftCheckMs = 1000;
 
@@ -160,7 +171,7 @@ export function createAgent(options: AgentOptions): Agent {
     let tls: ServerTls;
     if (b.maintenance) tls = await maintenanceTls();
     else tls = await configuredTls(parsedConfig(record!.yaml, mode), listen.host);
-    const ops = machineOperations(b);
+    const ops = machineOperations(b, b.maintenance ? undefined : { ...tls, ca: tls.ca!, listen });
     b.server = await createApiServer({
       listen,
       maintenance: b.maintenance,
@@ -238,7 +249,10 @@ export function createAgent(options: AgentOptions): Agent {
     ];
   }
 
-  function machineOperations(b: Boot) {
+  function machineOperations(
+    b: Boot,
+    node: { cert: string; key: string; ca: string; listen: { host: string; port: number } } | undefined,
+  ) {
     return {
       applier: b.applier,
       supervisor: b.supervisor,
@@ -265,6 +279,22 @@ export function createAgent(options: AgentOptions): Agent {
         const etcdDirs = await b.etcd.dataDirs();
         schedule(() => reset(o.graceful, etcdDirs));
         return warnings;
+      },
+      async shutdown(o: { force: boolean }) {
+        const warnings = await b.etcd.guard("shutdown", o);
+        schedule(() => powerOff());
+        return warnings;
+      },
+      healthCheck(req: HealthCheckRequest, caller: Uint8Array, signal: AbortSignal) {
+        if (!node)
+          throw new PlinthError("failed_precondition", "HealthCheck: the machine is in maintenance mode");
+        return serveHealthCheck(req, {
+          caller,
+          tls: node,
+          defaultPort: node.listen.port,
+          clusterNodes: () => clusterNodes(b.state, node.listen.host),
+          signal,
+        });
       },
       history: (limit: number) => configHistory(b.state, limit),
       issueClientConfig: (o: { roles: readonly string[]; name: string; ttlMs: number }) =>
@@ -360,6 +390,7 @@ export function createAgent(options: AgentOptions): Agent {
         runningPid: () => supervisor.list().find((s) => s.id === "etcd")?.pid,
       }),
       createEtcdMemberController({ clients: etcdClients, bootId }),
+      ...createDiagnosticControllers({ stateDir: options.stateDir, etcdClients }),
       createDiscoveryController({
         mode,
         version: options.version,
@@ -445,6 +476,25 @@ export function createAgent(options: AgentOptions): Agent {
     await bootUp();
   }
 
+  /**
+   * Shutdown: leadership away, services stopped in order. A host Plinth owns powers off; otherwise
+   * the agent marks its state dir (so that the node's init does not start it again) and exits.
+   */
+  async function powerOff(): Promise<void> {
+    await boot?.etcd.beforeShutdown();
+    if (mode === "host") {
+      log.warn("shutting the machine down through systemd");
+      await shutDown();
+      const { execFile } = await import("node:child_process");
+      execFile("systemctl", ["poweroff"]);
+      return;
+    }
+    log.warn("shutdown: services stopped; the agent exits and stays down");
+    await shutDown();
+    await writeFile(join(options.stateDir, shutdownMarker), `${new Date().toISOString()}\n`);
+    options.onShutdown?.();
+  }
+
   /** Stops everything and starts again in this process: what config fields that need a restart get. */
   async function restartAgent(b: Boot, why: string): Promise<void> {
     if (boot !== b) return;
@@ -480,6 +530,8 @@ export function createAgent(options: AgentOptions): Agent {
           { stream: pino.destination({ dest: logFile, append: true, sync: false }) },
         ]),
       );
+      // Started again (by hand) after a shutdown: the mark has done its job.
+      await rm(join(options.stateDir, shutdownMarker), { force: true });
       await bootUp();
       if (options.metricsListen !== null) {
         metricsServer = await startMetricsServer(
@@ -490,6 +542,8 @@ export function createAgent(options: AgentOptions): Agent {
     },
     async stop() {
       await transition;
+      // A signal cannot be refused: warn when etcd loses its quorum, hand leadership over (bounded).
+      await boot?.etcd.beforeStop(5000);
       await shutDown();
       await metricsServer?.close();
       agentLog.close();

@@ -3,10 +3,12 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { identityKey } from "../api/auth/identity.ts";
 import {
   ApplyMode,
+  type HealthCheckRequest,
   type MachineService,
   ResourceChangeAction,
 } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
+import type { HealthProgress } from "../health/health-progress.ts";
 import type { ApplyRequest, ApplyResult, ConfigApplier } from "./config-applier.ts";
 import { memberIdHex } from "./etcd/etcd-clients.ts";
 import type { EtcdOperations } from "./etcd/etcd-operations.ts";
@@ -32,6 +34,14 @@ export interface MachineOperations {
    */
   reboot(options: { force: boolean }): Promise<string[]>;
   reset(options: { graceful: boolean; reboot: boolean; force: boolean }): Promise<string[]>;
+  /** Like reboot, but the machine stays down (on a host Plinth does not own: the agent exits). */
+  shutdown(options: { force: boolean }): Promise<string[]>;
+  /** Runs the cluster health checks from this node, as the caller (whose certificate it passes on). */
+  healthCheck(
+    request: HealthCheckRequest,
+    caller: Uint8Array,
+    signal: AbortSignal,
+  ): AsyncIterable<HealthProgress>;
   /** This node's etcd (control planes). */
   readonly etcd: EtcdOperations;
   history(limit: number): Promise<ConfigRecord[]>;
@@ -203,6 +213,17 @@ export function createMachineService(ops: MachineOperations): ServiceImpl<typeof
     async reset(req) {
       const warnings = await ops.reset({ graceful: req.graceful, reboot: req.reboot, force: req.force });
       return { messages: [{ actorId: `reset-${Date.now()}`, warnings }] };
+    },
+    async shutdown(req) {
+      const warnings = await ops.shutdown({ force: req.force });
+      return { messages: [{ actorId: `shutdown-${Date.now()}`, warnings }] };
+    },
+    async *healthCheck(req, ctx) {
+      const id = ctx.values.get(identityKey);
+      if (id.kind !== "certificate") {
+        throw new PlinthError("unauthenticated", "HealthCheck: the call carries no client certificate");
+      }
+      for await (const p of ops.healthCheck(req, id.certificate, ctx.signal)) yield p;
     },
     async configHistory(req) {
       const entries = (await ops.history(req.limit)).map((r) => ({

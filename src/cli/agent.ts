@@ -54,6 +54,13 @@ export function registerAgent(program: Command): void {
           `--drift-check must be a duration of at least 100ms, like 1s or 30s, current value is '${flags.driftCheck}'`,
         );
       }
+      let stop = (_why: string) => {};
+      const stopped = new Promise<void>((resolve) => {
+        stop = (why: string) => {
+          process.stderr.write(`plinth agent: ${why}: stopping\n`);
+          resolve();
+        };
+      });
       const agent = createAgent({
         stateDir: flags.stateDir,
         ...(flags.listen ? { listen: parseHostPort(flags.listen, "--listen") } : {}),
@@ -66,16 +73,13 @@ export function registerAgent(program: Command): void {
         logStream: process.stderr,
         configHistoryLimit: flags.configHistory,
         driftCheckMs,
+        // Everything is stopped already: stop() below only closes what is left; exit code 0.
+        onShutdown: () => stop("shutdown"),
       });
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      process.once("SIGINT", () => stop("SIGINT"));
       await agent.start();
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          process.stderr.write(`plinth agent: ${signal}: stopping\n`);
-          resolve();
-        };
-        process.once("SIGTERM", () => stop("SIGTERM"));
-        process.once("SIGINT", () => stop("SIGINT"));
-      });
+      await stopped;
       await agent.stop();
     });
 }

@@ -4,7 +4,7 @@ import { answered, nodeOf, remote } from "./client/remote-call.ts";
 import { withSession } from "./client/with-session.ts";
 import { printWarnings, warnForce } from "./etcd.ts";
 
-/** `plinth version`, `plinth reboot`, `plinth reset [--graceful]`. */
+/** `plinth version`, `plinth reboot`, `plinth shutdown`, `plinth reset [--graceful]`. */
 export function registerMachineVerbs(program: Command): void {
   program
     .command("version")
@@ -40,6 +40,23 @@ export function registerMachineVerbs(program: Command): void {
         for (const r of answered(res.messages)) {
           printWarnings(nodeOf(r, s), r.warnings);
           process.stdout.write(`${nodeOf(r, s)}: rebooting (${r.actorId})\n`);
+        }
+      });
+    });
+
+  program
+    .command("shutdown")
+    .description(
+      "shut the target nodes down (on hosts Plinth does not own: stop the services and the agent, which stays down)",
+    )
+    .option("--force", "shut a control plane down even when etcd could lose its quorum (loudly)")
+    .action(async (flags: { force?: boolean }, cmd: Command) => {
+      if (flags.force) warnForce("shutting down");
+      await withSession(cmd, async (s) => {
+        const res = await remote(s, () => s.machine.shutdown({ force: !!flags.force }, s.callOptions));
+        for (const r of answered(res.messages)) {
+          printWarnings(nodeOf(r, s), r.warnings);
+          process.stdout.write(`${nodeOf(r, s)}: shutting down (${r.actorId})\n`);
         }
       });
     });

@@ -41,6 +41,12 @@ export interface EtcdOperations {
   guard(action: GuardedAction, options: { force: boolean }): Promise<string[]>;
   /** Best effort before this node goes down: leadership to another member. */
   beforeShutdown(): Promise<void>;
+  /**
+   * Before the agent stops on a signal (which cannot be refused): a loud warning when this
+   * member going down leaves etcd without quorum, then leadership to another member; at most
+   * `timeoutMs` in all.
+   */
+  beforeStop(timeoutMs: number): Promise<void>;
   /** Removes this member from the cluster (reset --graceful), without a second check. */
   leaveForReset(): Promise<void>;
   /** etcd's directories, for a reset to wipe. */
@@ -322,6 +328,35 @@ export function createEtcdOperations(options: EtcdOperationsOptions): EtcdOperat
       } catch (err) {
         log.warn({ err: (err as Error).message }, "could not move etcd leadership before going down");
       }
+    },
+    async beforeStop(timeoutMs) {
+      const ctx = await context();
+      if (!ctx || !supervisor.list().some((s) => s.id === etcdServiceId)) return;
+      const work = (async () => {
+        const view = await observe(ctx);
+        const self = selfOf(ctx, view);
+        const decision = quorumGuard({ action: "shutdown", selfId: self?.id, members: view.members });
+        if (!decision.allowed) {
+          log.warn(
+            { member: ctx.spec.name, reason: decision.reason },
+            `WARNING: stopping this etcd member leaves the etcd cluster without quorum: ${decision.reason}`,
+          );
+        }
+        await moveLeadership(ctx, view);
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((r) => {
+        timer = setTimeout(() => r("late"), timeoutMs);
+      });
+      try {
+        const outcome = await Promise.race([work.then(() => "done" as const), late]);
+        if (outcome === "late") log.warn({ timeoutMs }, "gave up moving etcd leadership before stopping");
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, "could not move etcd leadership before stopping");
+      } finally {
+        clearTimeout(timer);
+      }
+      work.catch(() => {});
     },
     async leaveForReset() {
       const ctx = await context();

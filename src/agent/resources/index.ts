@@ -2,6 +2,7 @@ import type { ResourceDefinition } from "../../runtime/resource/definition.ts";
 import { AddressSpec, AddressStatus, NodeAddress } from "./address.ts";
 import { Affiliate, DiscoveryStatus, NodeIdentity } from "./affiliate.ts";
 import { APIBalancerSpec, APIBalancerStatus } from "./api-balancer.ts";
+import { Diagnostic, SystemResources } from "./diagnostic.ts";
 import { DriftStatus } from "./drift.ts";
 import { EtcdMember, EtcdMembership, EtcdRootSecret, EtcdSpec, EtcdStatus } from "./etcd.ts";
 import { FileSpec, FileStatus } from "./file.ts";
@@ -18,6 +19,7 @@ import { SysctlSpec, SysctlStatus } from "./sysctl.ts";
 export * from "./address.ts";
 export * from "./affiliate.ts";
 export * from "./api-balancer.ts";
+export * from "./diagnostic.ts";
 export * from "./drift.ts";
 export * from "./etcd.ts";
 export * from "./file.ts";
@@ -68,5 +70,7 @@ export const agentResources: readonly ResourceDefinition<unknown>[] = [
   NodeIdentity,
   Affiliate,
   DiscoveryStatus,
+  Diagnostic,
+  SystemResources,
   ResourceDefinitionResource,
 ];

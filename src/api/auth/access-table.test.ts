@@ -167,6 +167,18 @@ const rows: Row[] = [
     call: async (c) => void (await c.machine.etcdRemoveMember({ memberId: "8e9e05c52164694d" })),
   },
   {
+    name: "Shutdown",
+    rpc: m("Shutdown"),
+    allowed: admin,
+    call: async (c) => void (await c.machine.shutdown({})),
+  },
+  {
+    name: "HealthCheck",
+    rpc: m("HealthCheck"),
+    allowed: reader,
+    call: (c) => drain(c.machine.healthCheck({})),
+  },
+  {
     name: "Get",
     rpc: r("Get"),
     allowed: reader,

@@ -38,6 +38,10 @@ const machineAccess = {
   etcdForfeitLeadership: operator,
   etcdLeaveCluster: admin,
   etcdRemoveMember: admin,
+  // Stops the machine until someone starts it again: more than a reboot.
+  shutdown: admin,
+  // Only reads (as the caller, whose certificate the checking node passes on to the others).
+  healthCheck: reader,
 } satisfies Record<keyof typeof MachineService.method, readonly Role[]>;
 
 const resourceAccess = {

@@ -51,5 +51,10 @@ export function createFakeMachineService(node: string): ServiceImpl<typeof Machi
     etcdForfeitLeadership: () => ({ messages: [{ member: "" }] }),
     etcdLeaveCluster: () => ({ messages: [{}] }),
     etcdRemoveMember: (req) => said(`removed ${req.memberId}`),
+    shutdown: () => ({ messages: [{ actorId: `${node}-shutdown` }] }),
+    async *healthCheck() {
+      yield { check: `${node} check`, ok: true, final: true, detail: "fine" };
+      yield { done: true, healthy: true };
+    },
   };
 }
