@@ -1,0 +1,327 @@
+import { findBinary } from "../../../doctor/doctor.ts";
+import {
+  applyMeshRouting,
+  configureMeshLink,
+  kernelHasWireGuard,
+  MESH_FWMARK,
+  MESH_LINK_NAME,
+  MESH_PERSISTENT_KEEPALIVE_S,
+  MESH_ROUTE_TABLE,
+  MESH_RULE_PRIORITY,
+  type MeshPeerConfig,
+  type MeshPeerState,
+  readMeshPeers,
+  removeMesh,
+  syncMeshPeers,
+  wireguardGoCommand,
+} from "../../../mesh/index.ts";
+import type { Controller, ControllerContext } from "../../../runtime/controller/controller.ts";
+import type { SpecOf } from "../../../runtime/resource/definition.ts";
+import type { Resource } from "../../../runtime/resource/resource.ts";
+import type { Host } from "../../host/host.ts";
+import { createEndpointProber, type EndpointProber, type ProbeDecision } from "../../mesh/endpoint-prober.ts";
+import { NodeAddress } from "../../resources/address.ts";
+import {
+  MeshIdentity,
+  MeshPeerSpec,
+  MeshPeerStatus,
+  MeshPrivateKey,
+  MeshSpec,
+  MeshStatus,
+  meshIdentityId,
+  meshPrivateKeyId,
+  meshSpecId,
+  meshStatusId,
+} from "../../resources/mesh.ts";
+import { ServiceSpec, ServiceStatusResource } from "../../resources/service.ts";
+
+export const meshOperatorControllerName = "MeshOperatorController";
+/** The supervised wireguard-go, where the kernel has no WireGuard. */
+export const meshServiceId = "mesh-wireguard";
+
+export interface MeshOperatorOptions {
+  readonly host: Host;
+  /** How often `wg show dump` is read into MeshPeerStatus; default 1 s. */
+  readonly observeMs?: number;
+  /** How often link and routing are re-applied even when nothing changed (drift); default 10 s. */
+  readonly repairMs?: number;
+  readonly now?: () => number;
+  readonly prober?: Parameters<typeof createEndpointProber>[0];
+}
+
+type PeerSpec = SpecOf<typeof MeshPeerSpec>;
+
+/**
+ * Runs this node's mesh: wireguard-go as a supervised service when the kernel has no WireGuard,
+ * the link, the peers, the routing; reads WireGuard's view every second into MeshPeerStatus and
+ * MeshStatus, picks each peer's endpoint with an endpoint prober, and bypasses down peers when
+ * asked to. A disabled or removed mesh is taken down completely (link, rules, routes, nftables
+ * table, the service).
+ */
+export function createMeshOperatorController(options: MeshOperatorOptions): Controller {
+  const { host } = options;
+  const now = options.now ?? Date.now;
+  const observeMs = options.observeMs ?? 1000;
+  const repairMs = options.repairMs ?? 10_000;
+  const probers = new Map<string, EndpointProber>();
+  /** What was last applied, to skip unchanged work between repairs. */
+  let linkKey = "";
+  let routingKey = "";
+  let lastRepair = 0;
+  /** Something may be left on the host: taken down when the mesh is off. */
+  let mayHaveMesh = true;
+  let lastAddresses = "";
+  let wireguardGo: string | undefined;
+  let servicePid: number | undefined;
+
+  async function takeDown(ctx: ControllerContext): Promise<void> {
+    probers.clear();
+    linkKey = "";
+    routingKey = "";
+    if (!mayHaveMesh) return;
+    await removeMesh(host, { linkName: MESH_LINK_NAME, table: MESH_ROUTE_TABLE, fwmark: MESH_FWMARK });
+    mayHaveMesh = false;
+    ctx.log.info("mesh removed: link, rules, routes and nftables table");
+  }
+
+  return {
+    name: meshOperatorControllerName,
+    inputs: [
+      { namespace: MeshSpec.namespace, type: MeshSpec.type, id: meshSpecId, kind: "weak" },
+      { namespace: MeshIdentity.namespace, type: MeshIdentity.type, id: meshIdentityId, kind: "weak" },
+      { namespace: MeshPrivateKey.namespace, type: MeshPrivateKey.type, id: meshPrivateKeyId, kind: "weak" },
+      { namespace: MeshPeerSpec.namespace, type: MeshPeerSpec.type, kind: "weak" },
+      { namespace: NodeAddress.namespace, type: NodeAddress.type, id: "current", kind: "weak" },
+      { namespace: "runtime", type: ServiceStatusResource.type, id: meshServiceId, kind: "weak" },
+    ],
+    outputs: [
+      { type: ServiceSpec.type, kind: "shared" },
+      { type: MeshPeerStatus.type, kind: "exclusive" },
+      { type: MeshStatus.type, kind: "exclusive" },
+    ],
+    async reconcile(ctx) {
+      const services = ctx.track(ServiceSpec.kind());
+      const peerStatuses = ctx.track(MeshPeerStatus.kind());
+      const meshStatuses = ctx.track(MeshStatus.kind());
+      const spec = (await ctx.find(MeshSpec.ptr(meshSpecId)))?.spec;
+      const identity = (await ctx.find(MeshIdentity.ptr(meshIdentityId)))?.spec;
+      const key = (await ctx.find(MeshPrivateKey.ptr(meshPrivateKeyId)))?.spec;
+
+      if (!spec?.enabled || !identity || !key) {
+        // The service first: with wireguard-go gone, its link goes too, and nothing recreates it.
+        await services.cleanup();
+        await peerStatuses.cleanup();
+        await takeDown(ctx);
+        if (spec) {
+          await meshStatuses.apply(
+            MeshStatus.make(meshStatusId, { enabled: false, link: false, address: "", peers: 0, peersUp: 0 }),
+          );
+        }
+        await meshStatuses.cleanup();
+        return;
+      }
+      mayHaveMesh = true;
+      const status = { enabled: true, link: false, address: identity.address, peers: 0, peersUp: 0 };
+      const waiting = async (error: string, afterMs: number) => {
+        await meshStatuses.apply(MeshStatus.make(meshStatusId, { ...status, error }));
+        await meshStatuses.cleanup();
+        return { requeueAfterMs: afterMs };
+      };
+
+      if (!(await kernelHasWireGuard(host))) {
+        wireguardGo ??= await findBinary("wireguard-go");
+        if (!wireguardGo) {
+          await services.cleanup();
+          return waiting(
+            "this kernel has no WireGuard and wireguard-go is not installed: run 'plinth doctor --install'",
+            5000,
+          );
+        }
+        const cmd = wireguardGoCommand(MESH_LINK_NAME);
+        await services.apply(
+          ServiceSpec.make(meshServiceId, {
+            command: wireguardGo,
+            args: cmd.args,
+            env: cmd.env,
+            restart: "always",
+            dependsOn: [],
+          }),
+        );
+        await services.cleanup();
+        const service = (await ctx.find(ServiceStatusResource.ptr(meshServiceId)))?.spec;
+        // A new wireguard-go process makes a blank link: configure everything again.
+        servicePid = service?.pid;
+        if (service?.state !== "running") {
+          linkKey = "";
+          routingKey = "";
+          return waiting(
+            `waiting for ${meshServiceId} (wireguard-go): ${service?.state ?? "not started"}`,
+            250,
+          );
+        }
+      } else {
+        await services.cleanup();
+      }
+
+      const t = now();
+      const repair = t - lastRepair >= repairMs;
+      const linkConfig = {
+        name: MESH_LINK_NAME,
+        privateKey: key.privateKey,
+        presharedKey: spec.presharedKey,
+        listenPort: spec.port,
+        mtu: spec.mtu,
+        address: identity.address,
+        prefix: identity.prefix,
+        fwmark: MESH_FWMARK,
+      };
+      try {
+        const lk = JSON.stringify([linkConfig, servicePid]);
+        if (repair || lk !== linkKey) {
+          await configureMeshLink(host, linkConfig, { signal: ctx.signal });
+          linkKey = lk;
+        }
+      } catch (err) {
+        linkKey = "";
+        return waiting(`cannot configure ${MESH_LINK_NAME}: ${(err as Error).message}`, 250);
+      }
+
+      const runPeers = async () => {
+        const peers = (await ctx.list(MeshPeerSpec.kind())) as Resource<PeerSpec>[];
+        for (const id of probers.keys()) if (!peers.some((p) => p.metadata.id === id)) probers.delete(id);
+        const observed = new Map((await readMeshPeers(host, MESH_LINK_NAME)).map((p) => [p.publicKey, p]));
+        const decisions = new Map<string, ProbeDecision>();
+        for (const peer of peers) {
+          let prober = probers.get(peer.metadata.id);
+          if (!prober) {
+            prober = createEndpointProber(options.prober);
+            probers.set(peer.metadata.id, prober);
+          }
+          decisions.set(
+            peer.metadata.id,
+            prober.step(peer.spec.endpoints, observed.get(peer.spec.publicKey), t),
+          );
+        }
+
+        const config = (p: Resource<PeerSpec>): MeshPeerConfig => {
+          const endpoint = decisions.get(p.metadata.id)?.endpoint;
+          return {
+            publicKey: p.spec.publicKey,
+            allowedIps: p.spec.allowedIps,
+            ...(endpoint ? { endpoint } : {}),
+          };
+        };
+        const probing = peers.filter((p) => decisions.get(p.metadata.id)?.probe);
+        if (probing.length > 0) {
+          // A peer added afresh starts a handshake at once; an endpoint change alone waits out
+          // WireGuard's 5 s between handshake attempts. A peer that just came up is left alone.
+          const fresh = new Map((await readMeshPeers(host, MESH_LINK_NAME)).map((p) => [p.publicKey, p]));
+          const restart = probing.filter(
+            (p) =>
+              (fresh.get(p.spec.publicKey)?.latestHandshakeMs ?? 0) <=
+              (observed.get(p.spec.publicKey)?.latestHandshakeMs ?? 0),
+          );
+          const restartKeys = new Set(restart.map((p) => p.spec.publicKey));
+          if (restartKeys.size > 0) {
+            await syncMeshPeers(
+              host,
+              MESH_LINK_NAME,
+              peers.filter((p) => !restartKeys.has(p.spec.publicKey)).map(config),
+              spec.presharedKey,
+            );
+          }
+        }
+        await syncMeshPeers(host, MESH_LINK_NAME, peers.map(config), spec.presharedKey);
+
+        // This node moved (an address changed): tell every peer at once, so they roam to it now
+        // rather than at the next keepalive.
+        const addresses = JSON.stringify((await ctx.find(NodeAddress.ptr("current")))?.spec.addresses ?? []);
+        if (lastAddresses !== "" && addresses !== lastAddresses) {
+          await provokeKeepalives(
+            host,
+            peers.map((p) => p.spec.publicKey),
+          );
+        }
+        lastAddresses = addresses;
+
+        const down = peers.filter((p) => decisions.get(p.metadata.id)?.state !== "up");
+        const routing = {
+          linkName: MESH_LINK_NAME,
+          fwmark: MESH_FWMARK,
+          table: MESH_ROUTE_TABLE,
+          rulePriority: MESH_RULE_PRIORITY,
+          destinations: [identity.prefix, ...peers.flatMap((p) => p.spec.allowedIps)],
+          bypass: spec.allowDownPeerBypass ? down.flatMap((p) => p.spec.allowedIps) : [],
+          mtu: spec.mtu,
+        };
+        try {
+          const rk = JSON.stringify([routing, servicePid]);
+          if (repair || rk !== routingKey) {
+            await applyMeshRouting(host, routing);
+            routingKey = rk;
+          }
+        } catch (err) {
+          routingKey = "";
+          return waiting(`cannot apply mesh routing: ${(err as Error).message}`, 1000);
+        }
+        if (repair) lastRepair = t;
+
+        const seen = new Map((await readMeshPeers(host, MESH_LINK_NAME)).map((p) => [p.publicKey, p]));
+        for (const peer of peers) {
+          const d = decisions.get(peer.metadata.id)!;
+          await peerStatuses.apply(
+            MeshPeerStatus.make(peer.metadata.id, peerStatus(peer.spec, d, seen.get(peer.spec.publicKey))),
+          );
+        }
+        await peerStatuses.cleanup();
+        await meshStatuses.apply(
+          MeshStatus.make(meshStatusId, {
+            ...status,
+            link: true,
+            peers: peers.length,
+            peersUp: peers.length - down.length,
+          }),
+        );
+        await meshStatuses.cleanup();
+        const anyProbing = [...probers.values()].some((p) => p.probing(t));
+        return { requeueAfterMs: anyProbing ? Math.min(250, observeMs) : observeMs };
+      };
+      try {
+        return await runPeers();
+      } catch (err) {
+        linkKey = "";
+        routingKey = "";
+        return waiting(`mesh peers: ${(err as Error).message}`, 1000);
+      }
+    },
+  };
+}
+
+function peerStatus(
+  spec: PeerSpec,
+  d: ProbeDecision,
+  seen: MeshPeerState | undefined,
+): SpecOf<typeof MeshPeerStatus> {
+  return {
+    hostname: spec.hostname,
+    publicKey: spec.publicKey,
+    address: spec.address,
+    endpoint: seen?.endpoint ?? d.endpoint ?? "",
+    state: d.state,
+    lastHandshake: seen && seen.latestHandshakeMs > 0 ? new Date(seen.latestHandshakeMs).toISOString() : "",
+    rxBytes: seen?.rxBytes ?? 0,
+    txBytes: seen?.txBytes ?? 0,
+    probes: d.probes,
+  };
+}
+
+/**
+ * Turning a peer's persistent keepalive off and on makes WireGuard send a keepalive at once (a
+ * handshake first when there is no session): the peer learns where this node is now.
+ */
+async function provokeKeepalives(host: Host, publicKeys: readonly string[]): Promise<void> {
+  if (publicKeys.length === 0) return;
+  const set = (s: string) => publicKeys.flatMap((k) => ["peer", k, "persistent-keepalive", s]);
+  await host.run("wg", ["set", MESH_LINK_NAME, ...set("0")]);
+  await host.run("wg", ["set", MESH_LINK_NAME, ...set(String(MESH_PERSISTENT_KEEPALIVE_S))]);
+}
