@@ -10,6 +10,7 @@ import { HostnameSpec, HostnameStatus } from "./hostname.ts";
 import { LinkSpec, LinkStatus } from "./link.ts";
 import { ConfigRevision, ConfigTrial, MachineConfigResource, StagedConfig } from "./machine-config.ts";
 import { MachineStatus } from "./machine-status.ts";
+import { MeshIdentity, MeshPeerSpec, MeshPeerStatus, MeshPrivateKey, MeshSpec, MeshStatus } from "./mesh.ts";
 import { EtcFileStatus, ResolverSpec, StaticHostSpec } from "./name-resolution.ts";
 import { ResourceDefinitionResource } from "./resource-definition.ts";
 import { RouteSpec, RouteStatus } from "./route.ts";
@@ -27,6 +28,7 @@ export * from "./hostname.ts";
 export * from "./link.ts";
 export * from "./machine-config.ts";
 export * from "./machine-status.ts";
+export * from "./mesh.ts";
 export * from "./name-resolution.ts";
 export * from "./resource-definition.ts";
 export * from "./resource-id.ts";
@@ -70,6 +72,12 @@ export const agentResources: readonly ResourceDefinition<unknown>[] = [
   NodeIdentity,
   Affiliate,
   DiscoveryStatus,
+  MeshIdentity,
+  MeshPrivateKey,
+  MeshSpec,
+  MeshPeerSpec,
+  MeshPeerStatus,
+  MeshStatus,
   Diagnostic,
   SystemResources,
   ResourceDefinitionResource,
