@@ -41,6 +41,10 @@ import {
   createHostConfigControllers,
   createHostOperatorControllers,
 } from "./controllers/host-controllers.ts";
+import { createMeshConfigController } from "./controllers/mesh/mesh-config-controller.ts";
+import { createMeshIdentityController } from "./controllers/mesh/mesh-identity-controller.ts";
+import { createMeshOperatorController } from "./controllers/mesh/mesh-operator-controller.ts";
+import { createMeshPeerSpecController } from "./controllers/mesh/mesh-peer-spec-controller.ts";
 import { createServiceController, serviceControllerName } from "./controllers/services/service-controller.ts";
 import { findEtcdBinary } from "./etcd/etcd-binary.ts";
 import { createEtcdClients, type EtcdClients } from "./etcd/etcd-clients.ts";
@@ -246,6 +250,7 @@ export function createAgent(options: AgentOptions): Agent {
         stateDir: options.stateDir,
         ...(options.listen ? { listenHost: options.listen.host } : {}),
       }),
+      createMeshConfigController({ mode }),
     ];
   }
 
@@ -398,6 +403,10 @@ export function createAgent(options: AgentOptions): Agent {
         trigger: () => runtime.trigger(discoveryControllerName),
         leaving: () => leavingCluster,
       }),
+      createMeshIdentityController({ mode }),
+      createMeshPeerSpecController(),
+      // The mesh changes links, rules and nftables: never on the machine of a local agent.
+      ...(mode === "local" ? [] : [createMeshOperatorController({ host })]),
       // Binds 127.0.0.1:7445: not for local agents, several of which may share one host.
       ...(mode === "local"
         ? []
