@@ -25,8 +25,8 @@ export async function prepareNodeDirs(clusterDir: string, node: NodePlan): Promi
 /**
  * Starts the node's init inside its network namespace and fresh UTS and mount namespaces: it
  * bind-mounts the private /etc and /var, mounts a private /run/wireguard, sets the hostname,
- * and keeps `plinth agent` running (a crashed or killed agent is started again, as a real machine's init would). Returns the
- * init's pid, which leads its process group.
+ * and keeps `plinth agent` running (a crashed or killed agent is started again, as a real
+ * machine's init would). Returns the init's pid, which leads its process group.
  */
 export async function launchNode(clusterDir: string, node: NodePlan): Promise<number> {
   const dir = nodeDir(clusterDir, node);

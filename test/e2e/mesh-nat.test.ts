@@ -1,0 +1,264 @@
+// NAT traversal for real, as root: `plinth cluster create --with-mesh --topology nat` puts a
+// control plane and a worker in site 1 and a worker in site 2, each site behind its own NAT
+// router namespace. The sites cannot reach each other's node addresses by the normal route; the
+// mesh (peers and endpoints from the cluster's discovery service) connects them anyway.
+import assert from "node:assert/strict";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { checkPrerequisites, installHint, selectPrerequisites } from "../../src/doctor/doctor.ts";
+import { MESH_FWMARK } from "../../src/mesh/index.ts";
+import type { ClusterRecord } from "../../src/provision/cluster-record.ts";
+import { runCli } from "../../src/testing/cli.ts";
+import { eventually } from "../../src/testing/eventually.ts";
+import { requireSandboxTools } from "../../src/testing/sandbox.ts";
+
+const name = "e2e-mnat";
+const cidr = "10.234.0.0/24";
+
+const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8" });
+/** Runs a command inside a namespace; resolves with its exit code and output. */
+const inNs = (netns: string, ...argv: string[]) =>
+  new Promise<{ code: number; out: string }>((resolve) => {
+    execFile("ip", ["netns", "exec", netns, ...argv], { timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+    );
+  });
+/** One ping by the normal route: the mark WireGuard's own packets carry exempts it from the mesh. */
+const pingDirect = (netns: string, address: string) =>
+  inNs(netns, "ping", "-c", "1", "-W", "1", "-m", String(MESH_FWMARK), address);
+/** A TCP exchange from inside `netns`: connects, reads until the server closes (or only connects). */
+const tcpFrom = (netns: string, host: string, port: number, options: { connectOnly?: boolean } = {}) =>
+  inNs(
+    netns,
+    process.execPath,
+    "-e",
+    `const s=require("node:net").connect({host:${JSON.stringify(host)},port:${port},timeout:3000});let d="";` +
+      (options.connectOnly ? `s.on("connect",()=>process.exit(0));` : "") +
+      `s.on("data",(c)=>d+=c).on("end",()=>{console.log(d);process.exit(0)}).on("timeout",()=>process.exit(3)).on("error",(e)=>{console.error(e.message);process.exit(2)})`,
+  );
+const hostState = async () => ({
+  forwarding: await readFile("/proc/sys/net/ipv4/ip_forward", "utf8"),
+  nft: execFileSync("nft", ["list", "ruleset"], { encoding: "utf8" }),
+  wireguardMounts: (await readFile("/proc/mounts", "utf8")).split("\n").filter((l) => l.includes("wireguard"))
+    .length,
+});
+
+interface PeerView {
+  readonly hostname: string;
+  readonly address: string;
+  readonly endpoint: string;
+  readonly state: string;
+}
+
+describe("mesh across NAT in a local cluster", () => {
+  let home: string;
+  let env: Record<string, string>;
+  let record: ClusterRecord;
+  let baseline: Awaited<ReturnType<typeof hostState>>;
+  const cli = (...args: string[]) =>
+    runCli(["--plinthconfig", join(home, "client"), ...args], { env, timeoutMs: 120_000 });
+  const nodeNamed = (suffix: string) => record.nodes.find((n) => n.name === `${name}-${suffix}`)!;
+
+  const peersOf = async (nodeIp: string): Promise<PeerView[]> => {
+    const r = await cli("-e", nodeIp, "-n", nodeIp, "get", "meshpeers", "-o", "json");
+    if (r.code !== 0) throw new Error(r.stderr);
+    return r.stdout
+      .split(/\n(?=\{)/)
+      .filter((t) => t.trim())
+      .map((t) => (JSON.parse(t) as { spec: PeerView }).spec);
+  };
+
+  before(async () => {
+    await requireSandboxTools();
+    const missing = (await checkPrerequisites(selectPrerequisites(["mesh", "cluster"]))).filter(
+      (c) => !c.found,
+    );
+    if (missing.length > 0) {
+      throw new Error(
+        `missing ${missing.map((m) => m.binary).join(", ")}: ${installHint(missing)} (run 'npx plinth doctor --install')`,
+      );
+    }
+    baseline = await hostState();
+    home = await mkdtemp(join(tmpdir(), "plinth-e2e-mesh-nat-"));
+    env = { PLINTH_CLUSTERS_DIR: join(home, "clusters") };
+    const created = await cli(
+      "cluster",
+      "create",
+      "--name",
+      name,
+      "--controlplanes",
+      "1",
+      "--workers",
+      "2",
+      "--cidr",
+      cidr,
+      "--topology",
+      "nat",
+      "--with-mesh",
+    );
+    assert.equal(created.code, 0, created.stdout + created.stderr);
+    record = JSON.parse(await readFile(join(home, "clusters", name, "cluster.json"), "utf8"));
+  });
+
+  after(async () => {
+    if (home) {
+      await cli("cluster", "destroy", "--name", name);
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses bad topology flags before creating anything", async () => {
+    const namespaces = ip("netns", "list");
+    for (const [flags, message] of [
+      [["--topology", "star"], /--topology must be one of flat, nat, current value is 'star'/],
+      [["--topology", "nat", "--sites", "9"], /--sites must be a whole number from 2 to 8/],
+      [["--sites", "3"], /--sites is for --topology nat/],
+    ] as const) {
+      const r = await cli("cluster", "create", "--name", "e2e-mnat-bad", "--cidr", "10.235.0.0/24", ...flags);
+      assert.equal(r.code, 1, `${flags.join(" ")} should fail`);
+      assert.match(r.stderr, message);
+    }
+    assert.equal(ip("netns", "list"), namespaces);
+  });
+
+  it("sites reach each other only through their NAT routers, never through the host", async () => {
+    const cp1 = nodeNamed("controlplane-1");
+    const w1 = nodeNamed("worker-1");
+    const w2 = nodeNamed("worker-2");
+    assert.deepEqual(
+      [cp1.site, w1.site, w2.site],
+      [0, 1, 0],
+      "control plane and worker-2 in site 1, worker-1 in site 2",
+    );
+    const site2Router = record.sites[1]!.router!;
+    // Same site: direct. Other site's node address: no route. Other site's public address: via NAT.
+    assert.equal((await pingDirect(cp1.netns, w2.ip)).code, 0);
+    assert.notEqual((await pingDirect(cp1.netns, w1.ip)).code, 0, "site 2 is not reachable from site 1");
+    assert.notEqual((await pingDirect(w1.netns, cp1.ip)).code, 0, "site 1 is not reachable from site 2");
+    assert.equal((await pingDirect(cp1.netns, site2Router.publicIp)).code, 0);
+    // The discovery service sits on the public network: reached through the NAT.
+    const discovery = await tcpFrom(w1.netns, record.discovery!.ip, record.discovery!.port, {
+      connectOnly: true,
+    });
+    assert.equal(discovery.code, 0, discovery.out);
+    const masquerade = execFileSync(
+      "ip",
+      ["netns", "exec", site2Router.netns, "nft", "list", "table", "ip", "plinth_nat"],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.match(masquerade, /oifname "public" .*masquerade/);
+    // The host: no forwarding, no NAT, its ruleset as before.
+    const now = await hostState();
+    assert.equal(now.forwarding, baseline.forwarding);
+    assert.equal(now.nft, baseline.nft);
+    // The host reaches every node's API through its address on each site bridge.
+    const show = await cli("cluster", "show", "--name", name);
+    assert.match(show.stdout, /e2e-mnat-worker-1\s+worker\s+10\.234\.0\.66\s+running\s+site-2/);
+    assert.match(show.stdout, /cluster e2e-mnat: topology nat, mesh on/);
+    assert.match(show.stdout, /site-2: 10\.234\.0\.64\/26 .*NAT router 10\.234\.0\.65 -> 10\.234\.0\.194/);
+  });
+
+  it("the mesh connects the sites: every peer up, cross-site endpoints are the routers' public addresses", async () => {
+    const byHostname = new Map<string, PeerView[]>();
+    await eventually(
+      "every node to have both peers up",
+      async () => {
+        for (const node of record.nodes) {
+          const peers = await peersOf(node.ip);
+          byHostname.set(node.name, peers);
+          if (peers.length !== 2 || peers.some((p) => p.state !== "up")) return undefined;
+        }
+        return true;
+      },
+      60_000,
+      500,
+    );
+    const cp1Peers = byHostname.get(`${name}-controlplane-1`)!;
+    const w1 = cp1Peers.find((p) => p.hostname === `${name}-worker-1`)!;
+    const w2 = cp1Peers.find((p) => p.hostname === `${name}-worker-2`)!;
+    assert.equal(w1.endpoint, `${record.sites[1]!.router!.publicIp}:${nodeNamed("worker-1").meshPort}`);
+    assert.equal(w2.endpoint, `${nodeNamed("worker-2").ip}:${nodeNamed("worker-2").meshPort}`);
+    const w1Peers = byHostname.get(`${name}-worker-1`)!;
+    for (const p of w1Peers)
+      assert.ok(p.endpoint.startsWith(`${record.sites[0]!.router!.publicIp}:`), p.endpoint);
+  });
+
+  it("ping and TCP cross the NAT over the mesh addresses, and over the node addresses the mesh carries", async () => {
+    const cp1 = nodeNamed("controlplane-1");
+    const w1 = nodeNamed("worker-1");
+    const w1Address = (await peersOf(cp1.ip)).find((p) => p.hostname === w1.name)!.address;
+    const cp1Address = (await peersOf(w1.ip)).find((p) => p.hostname === cp1.name)!.address;
+    assert.equal((await inNs(cp1.netns, "ping", "-6", "-c", "2", "-W", "2", w1Address)).code, 0);
+    assert.equal((await inNs(w1.netns, "ping", "-6", "-c", "2", "-W", "2", cp1Address)).code, 0);
+    // A TCP server on worker-1 (site 2), reached from the control plane (site 1).
+    const server = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        w1.netns,
+        process.execPath,
+        "-e",
+        `require("node:net").createServer((s)=>s.end("hello from "+s.localAddress)).listen(7777,"::",()=>console.log("listening"))`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout!.once("data", () => resolve());
+        server.once("exit", (c) => reject(new Error(`TCP server exited ${c}`)));
+      });
+      const overMesh = await tcpFrom(cp1.netns, w1Address, 7777);
+      assert.equal(overMesh.code, 0, overMesh.out);
+      assert.match(overMesh.out, new RegExp(`hello from ${w1Address}`));
+      // The node address too: the mesh carries traffic to peers' node addresses.
+      const overNodeAddress = await tcpFrom(cp1.netns, w1.ip, 7777);
+      assert.equal(overNodeAddress.code, 0, overNodeAddress.out);
+      assert.match(overNodeAddress.out, /hello from/);
+    } finally {
+      server.kill("SIGTERM");
+    }
+  });
+
+  it("destroy leaves no namespace, bridge, process, mount or nftables table behind", async () => {
+    const namespaces = [
+      ...record.nodes.map((n) => n.netns),
+      ...record.sites.map((s) => s.router!.netns),
+      record.discovery!.netns,
+    ];
+    const pids = namespaces.flatMap((ns) => ip("netns", "pids", ns).split(/\s+/).filter(Boolean).map(Number));
+    assert.ok(pids.length >= 4, "agents, inits, wireguard-go and the discovery service run");
+    const links = [
+      ...record.sites.flatMap((s) => [s.bridge, s.router!.siteVeth, s.router!.publicVeth]),
+      record.public!.bridge,
+      record.discovery!.veth,
+      ...record.nodes.map((n) => n.veth),
+    ];
+    const destroyed = await cli("cluster", "destroy", "--name", name);
+    assert.equal(destroyed.code, 0, destroyed.stderr);
+    const listed = ip("netns", "list");
+    for (const ns of namespaces) assert.ok(!listed.includes(ns), `namespace ${ns} is gone`);
+    const present = ip("-br", "link");
+    for (const link of links) assert.ok(!present.includes(link), `link ${link} is gone`);
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(alive, [], "every process of the cluster has ended");
+    const mounts = await readFile("/proc/mounts", "utf8");
+    assert.ok(!mounts.includes(join(home, "clusters")), "no node mount is left on the host");
+    const now = await hostState();
+    assert.equal(now.wireguardMounts, baseline.wireguardMounts);
+    assert.equal(now.nft, baseline.nft);
+    assert.equal(now.forwarding, baseline.forwarding);
+  });
+});
