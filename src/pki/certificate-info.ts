@@ -31,22 +31,39 @@ export function parseCertificate(pem: string): x509.X509Certificate {
   }
 }
 
+/**
+ * Every config validation reads the same few certificates again; ASN.1 parsing is the costly
+ * part, so the description of a PEM text is kept (a bounded number of them).
+ */
+const described = new Map<string, CertificateInfo>();
+const describedLimit = 64;
+
 export function describeCertificate(pem: string | x509.X509Certificate): CertificateInfo {
-  const cert = typeof pem === "string" ? parseCertificate(pem) : pem;
+  if (typeof pem !== "string") return describe(pem);
+  let info = described.get(pem);
+  if (!info) {
+    info = describe(parseCertificate(pem));
+    if (described.size >= describedLimit) described.delete(described.keys().next().value!);
+    described.set(pem, info);
+  }
+  return info;
+}
+
+function describe(cert: x509.X509Certificate): CertificateInfo {
   const basic = cert.getExtension(x509.BasicConstraintsExtension);
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
   const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  return {
+  return Object.freeze({
     subject: cert.subject,
     commonName: cert.subjectName.getField("CN")[0] ?? "",
-    organization: cert.subjectName.getField("O"),
+    organization: Object.freeze(cert.subjectName.getField("O")),
     issuer: cert.issuer,
-    sans: san ? san.names.items.map((n) => n.value) : [],
+    sans: Object.freeze(san ? san.names.items.map((n) => n.value) : []),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
     isCA: basic?.ca ?? false,
     serialNumber: cert.serialNumber,
     publicKeyAlgorithm: cert.publicKey.algorithm.name,
-    extendedKeyUsages: eku ? eku.usages.map(String) : [],
-  };
+    extendedKeyUsages: Object.freeze(eku ? eku.usages.map(String) : []),
+  });
 }
