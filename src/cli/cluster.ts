@@ -31,6 +31,7 @@ interface CreateFlags {
   withMesh?: boolean;
   topology: string;
   sites?: string;
+  timings?: boolean;
 }
 
 /** Root, and the programs a local cluster needs (installed with apt-get when missing). */
@@ -72,6 +73,14 @@ function describeNetwork(r: ClusterRecord): string {
   return lines.join("\n");
 }
 
+/** `cluster create --timings`: each phase's duration (from the end of the one before) and the total. */
+export function renderTimings(phases: readonly (readonly [string, number])[], totalMs: number): string {
+  const rows: [string, number][] = phases.map(([name, at], i) => [name, at - (phases[i - 1]?.[1] ?? 0)]);
+  rows.push(["client config", totalMs - (phases.at(-1)?.[1] ?? 0)], ["total", totalMs]);
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return `timings:\n${rows.map(([name, ms]) => `  ${name.padEnd(width)}  ${String(ms).padStart(6)} ms\n`).join("")}`;
+}
+
 /** `plinth cluster create|destroy|show`: a local cluster of nodes in network namespaces. */
 export function registerCluster(program: Command): void {
   const group = program
@@ -91,6 +100,7 @@ export function registerCluster(program: Command): void {
     .option("--with-mesh", "run a discovery service for the cluster and turn the WireGuard mesh on")
     .option("--topology <flat|nat>", "flat: one bridge; nat: sites behind NAT routers", "flat")
     .option("--sites <n>", "sites of the nat topology (2 to 8)")
+    .option("--timings", "print how long each phase took once the cluster is ready")
     .action(async (flags: CreateFlags, cmd: Command) => {
       const waitTimeoutMs = parseDuration(flags.waitTimeout);
       if (waitTimeoutMs === undefined) {
@@ -117,9 +127,11 @@ export function registerCluster(program: Command): void {
       await requireClusterHost();
       const started = Date.now();
       const stamp = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
+      const phases: [string, number][] = [];
       const { record, clientConfig } = await createCluster({
         ...options,
         progress: (line) => process.stdout.write(`[${stamp()}] ${line}\n`),
+        phaseDone: (phase) => phases.push([phase, Date.now() - started]),
       });
       const path = plinthconfigPath(globalFlags(cmd).plinthconfig, processIo);
       const existing = await readPlinthconfig(path, { missingOk: true });
@@ -129,6 +141,7 @@ export function registerCluster(program: Command): void {
       process.stdout.write(
         `[${stamp()}] cluster ${record.name} is ready: ${record.nodes.length} nodes; context "${record.name}" merged into ${path}\n`,
       );
+      if (flags.timings) process.stdout.write(renderTimings(phases, Date.now() - started));
     });
 
   group

@@ -46,6 +46,12 @@ export interface CreateClusterOptions extends PlanOptions {
   readonly waitTimeoutMs?: number;
   /** Progress lines for the user. */
   readonly progress?: (line: string) => void;
+  /**
+   * Called as each phase ends: "network", "nodes launched", "configs applied" (once each agent
+   * answered in maintenance mode), "mTLS ready",
+   * "etcd healthy" (`cluster create --timings`).
+   */
+  readonly phaseDone?: (phase: string) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -189,6 +195,7 @@ function withMeshPort(docs: unknown[], node: NodePlan): unknown[] {
  */
 export async function createCluster(options: CreateClusterOptions): Promise<CreatedCluster> {
   const say = options.progress ?? (() => {});
+  const phaseDone = options.phaseDone ?? (() => {});
   const plan = planCluster(options);
   await checkFree(plan);
   const record: ClusterRecord = {
@@ -217,6 +224,7 @@ export async function createCluster(options: CreateClusterOptions): Promise<Crea
       await writeRecord(record);
       say(`discovery: serving on ${plan.discovery.url}`);
     }
+    phaseDone("network");
     for (const node of plan.nodes) {
       await createNodeNetwork(plan, node);
       await prepareNodeDirs(dir, node);
@@ -225,6 +233,7 @@ export async function createCluster(options: CreateClusterOptions): Promise<Crea
       const where = plan.sites.length > 1 ? ` in ${plan.sites[node.site]!.name}` : "";
       say(`node ${node.name}: ${node.role} at ${node.ip}${where}, agent starting`);
     }
+    phaseDone("nodes launched");
 
     const secrets = await generateSecrets();
     await writeFile(join(dir, "secrets.yaml"), stringifyDocuments([secrets]), { mode: 0o600 });
@@ -244,6 +253,7 @@ export async function createCluster(options: CreateClusterOptions): Promise<Crea
         }
       }),
     );
+    phaseDone("configs applied");
 
     const clientConfig = await generateClientConfig({
       contextName: plan.name,
@@ -253,7 +263,9 @@ export async function createCluster(options: CreateClusterOptions): Promise<Crea
     });
     await writeFile(join(dir, "plinthconfig"), stringifyClientConfig(clientConfig), { mode: 0o600 });
     await waitReady(plan, clientConfig, deadline, say);
+    phaseDone("mTLS ready");
     await bootstrapEtcd(plan, clientConfig, deadline, say);
+    phaseDone("etcd healthy");
 
     record.status = "running";
     await writeRecord(record);
