@@ -20,6 +20,8 @@ export interface Runner {
   poke(): void;
   /** Stops waking the controller and waits for a running reconcile to end. */
   stop(): Promise<void>;
+  /** Why the latest reconcile failed (for a queue controller: one of its failing resources); undefined when it did not. */
+  failure(): string | undefined;
 }
 
 /**
@@ -38,6 +40,7 @@ export function createControllerRunner(controller: Controller, options: RunnerOp
   let timer: NodeJS.Timeout | undefined;
   /** While backing off, changes wait for the timer instead of retrying at once. */
   let backingOff = false;
+  let lastError: string | undefined;
 
   function schedule(): void {
     if (abort.signal.aborted) return;
@@ -71,11 +74,13 @@ export function createControllerRunner(controller: Controller, options: RunnerOp
         const result = await controller.reconcile(ctx);
         end();
         backoff.reset();
+        lastError = undefined;
         if (result?.requeueAfterMs !== undefined && !dirty) after(result.requeueAfterMs, false);
       } catch (err) {
         end();
         if (abort.signal.aborted) return;
         options.metrics.errors.inc(labels);
+        lastError = (err as Error).message ?? String(err);
         const delay = backoff.next();
         log.error({ err, attempt: backoff.attempts, retryInMs: delay }, "reconcile failed");
         dirty = false;
@@ -96,6 +101,7 @@ export function createControllerRunner(controller: Controller, options: RunnerOp
       schedule();
     },
     poke: schedule,
+    failure: () => lastError,
     async stop() {
       abort.abort();
       clearTimeout(timer);

@@ -128,6 +128,29 @@ describe("controller runtime", () => {
     assert.match(metricsText, /plinth_controller_reconcile_duration_seconds_count\{controller="upper"\} \d+/);
   });
 
+  it("reports controllers whose latest reconcile failed until they succeed", async () => {
+    let failing = true;
+    const gate: Controller = {
+      name: "gate",
+      inputs: [{ namespace: "config", type: "SourceSpec", kind: "weak" }],
+      outputs: [{ type: "LeafSpec", kind: "exclusive" }],
+      async reconcile(ctx) {
+        if (failing) throw new Error("not yet");
+        await ctx.track(LeafSpec.kind()).apply(LeafSpec.make("gate", { value: "ok" }));
+      },
+    };
+    rt.register(gate, upperController());
+    await rt.start();
+    const deadline = Date.now() + 5000;
+    while (rt.failing().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(rt.failing(), [{ name: "gate", error: "not yet" }]);
+    failing = false;
+    await state.waitFor(LeafSpec.ptr("gate"), (r) => r !== undefined, within());
+    // The run that wrote it ends just after.
+    while (rt.failing().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(rt.failing(), []);
+  });
+
   it("backs off exponentially between failed runs", async (t) => {
     t.mock.timers.enable({ apis: ["setTimeout"] });
     const slow = createControllerRuntime({ state, backoff: { initialMs: 100, maxMs: 1000, jitter: 0 } });

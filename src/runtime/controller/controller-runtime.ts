@@ -34,6 +34,8 @@ export interface ControllerRuntime {
    * controllers told of host events (a process exited, a link went down).
    */
   trigger(name: string): void;
+  /** Running controllers whose latest reconcile failed, with why: empty once they converged. */
+  failing(): { readonly name: string; readonly error: string }[];
   readonly metrics: Registry;
 }
 
@@ -103,6 +105,11 @@ export function createControllerRuntime(options: ControllerRuntimeOptions): Cont
       }
     },
     graph: () => dependencyGraph(controllers),
+    failing: () =>
+      [...runners].flatMap(([name, r]) => {
+        const error = r.failure();
+        return error === undefined ? [] : [{ name, error }];
+      }),
     trigger(name) {
       if (!controllers.some((c) => c.name === name)) {
         throw new PlinthError("not_found", `cannot trigger controller ${name}: it is not registered`);

@@ -31,6 +31,8 @@ export function createQueueRunner(controller: QueueController, options: RunnerOp
   /** Changed while being reconciled: queue again when done. */
   const again = new Set<string>();
   const workers = new Set<Promise<void>>();
+  /** Resources whose latest reconcile failed → why. */
+  const failing = new Map<string, string>();
 
   function enqueue(ptr: Pointer): void {
     if (abort.signal.aborted) return;
@@ -87,6 +89,7 @@ export function createQueueRunner(controller: QueueController, options: RunnerOp
     try {
       const result = await controller.reconcile(ctx, item.ptr);
       item.attempts = 0;
+      failing.delete(key);
       if (result?.requeueAfterMs !== undefined) later(key, result.requeueAfterMs);
       else if (!again.has(key)) items.delete(key);
     } catch (err) {
@@ -95,6 +98,7 @@ export function createQueueRunner(controller: QueueController, options: RunnerOp
         later(key, err.afterMs);
       } else {
         options.metrics.errors.inc(labels);
+        failing.set(key, `${key}: ${(err as Error).message ?? String(err)}`);
         const delay = backoffDelay(item.attempts++, options.backoff);
         log.error({ err, resource: key, attempt: item.attempts, retryInMs: delay }, "reconcile failed");
         later(key, delay);
@@ -122,6 +126,7 @@ export function createQueueRunner(controller: QueueController, options: RunnerOp
       await enqueueAll();
     },
     poke: () => void enqueueAll(),
+    failure: () => failing.values().next().value,
     async stop() {
       abort.abort();
       for (const item of items.values()) clearTimeout(item.timer);
