@@ -15,12 +15,14 @@ import { fileURLToPath } from "node:url";
 import { startBalancer } from "../src/balancer/index.ts";
 import {
   checkPrerequisites,
+  findBinary,
   installHint,
   installPackages,
   isRoot,
   selectPrerequisites,
 } from "../src/doctor/doctor.ts";
 import { freePort } from "../src/testing/free-port.ts";
+import { createSandbox } from "../src/testing/sandbox.ts";
 import { type BenchOptions, type Figure, percentile, printFigures, round } from "./harness.ts";
 
 const upstreamHosts = ["127.0.20.1", "127.0.20.2", "127.0.20.3"];
@@ -60,8 +62,8 @@ async function runUpstream(host: string, port: number): Promise<void> {
   });
 }
 
-async function runPlinth(upstreams: string[]): Promise<void> {
-  const balancer = await startBalancer({ host: "127.0.0.1", port: 0, upstreams });
+async function runPlinth(upstreams: string[], dataPath: "node" | "kernel"): Promise<void> {
+  const balancer = await startBalancer({ host: "127.0.0.1", port: 0, upstreams, dataPath });
   process.stdout.write(`${JSON.stringify({ port: balancer.address.port })}\n`);
   process.once("SIGTERM", () => void balancer.close().then(() => process.exit(0)));
 }
@@ -101,7 +103,8 @@ async function runBare(upstreams: string[]): Promise<void> {
 
 const role = process.env.PLINTH_BENCH_ROLE;
 if (role === "upstream") await runUpstream(process.env.BENCH_HOST!, Number(process.env.BENCH_PORT));
-if (role === "plinth") await runPlinth(process.env.BENCH_UPSTREAMS!.split(","));
+if (role === "plinth") await runPlinth(process.env.BENCH_UPSTREAMS!.split(","), "node");
+if (role === "kernel") await runPlinth(process.env.BENCH_UPSTREAMS!.split(","), "kernel");
 if (role === "bare") await runBare(process.env.BENCH_UPSTREAMS!.split(","));
 
 const self = fileURLToPath(import.meta.url);
@@ -135,7 +138,7 @@ async function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Pr
 
 /** haproxy must be there: `plinth doctor` installs it (as root) or says how. */
 async function haproxyPath(): Promise<string> {
-  const list = selectPrerequisites(["bench"]);
+  const list = selectPrerequisites(["bench"]).filter((p) => ["haproxy", "nft"].includes(p.binary));
   let checks = await checkPrerequisites(list);
   let missing = checks.filter((c) => !c.found);
   if (missing.length > 0 && isRoot()) {
@@ -397,58 +400,122 @@ function threadsArg(args: readonly string[]): number {
   return n;
 }
 
+/** The kernel data path needs root, nft, and a network namespace of the benchmark's own. */
+async function kernelUnavailable(): Promise<string | undefined> {
+  if (!isRoot()) return "needs root";
+  for (const bin of ["nft", "unshare", "nsenter", "ip"]) {
+    if (!(await findBinary(bin))) return `needs ${bin}: run 'npx plinth doctor --feature bench --install'`;
+  }
+  return undefined;
+}
+
+/**
+ * As root, everything (upstreams, proxies, load) runs in a sandbox the benchmark creates, so that
+ * the kernel data path's nftables table is never the machine's own; otherwise on the machine,
+ * without the kernel path.
+ */
 export async function balancerBench(options: BenchOptions): Promise<Record<string, number>> {
   const threads = threadsArg(options.args);
   const haproxy = await haproxyPath();
+  const unavailable = await kernelUnavailable();
+  if (unavailable !== undefined) {
+    process.stderr.write(`bench balancer: kernel data path not measured: ${unavailable}\n`);
+    return measure(haproxy, threads, false);
+  }
+  const box = await createSandbox({ name: "bench-balancer" });
+  try {
+    const resultFile = join(box.dir, "result.json");
+    const inner = box.spawn(process.execPath, ["--disable-warning=ExperimentalWarning", self], {
+      stdio: ["ignore", "inherit", "inherit"],
+      env: {
+        ...process.env,
+        PLINTH_BENCH_ROLE: "measure",
+        BENCH_HAPROXY: haproxy,
+        BENCH_THREADS: String(threads),
+        BENCH_RESULT: resultFile,
+      },
+    });
+    const code = await new Promise((resolve) => inner.once("exit", resolve));
+    if (code !== 0) throw new Error(`bench balancer: the run in the sandbox exited with ${code}`);
+    return JSON.parse(await readFile(resultFile, "utf8")) as Record<string, number>;
+  } finally {
+    await box.destroy();
+  }
+}
+
+if (role === "measure") {
+  const result = await measure(process.env.BENCH_HAPROXY!, Number(process.env.BENCH_THREADS), true);
+  await writeFile(process.env.BENCH_RESULT!, JSON.stringify(result));
+  process.exit(0);
+}
+
+type Contender = "theirs" | "ours" | "kernel" | "bare";
+
+async function measure(
+  haproxy: string,
+  threads: number,
+  withKernel: boolean,
+): Promise<Record<string, number>> {
   const dir = await mkdtemp(join(tmpdir(), "plinth-bench-balancer-"));
   try {
-    const ups = await Promise.all(
-      upstreamHosts.map(async (host) => ({
-        host,
-        ...(await spawnRole({ PLINTH_BENCH_ROLE: "upstream", BENCH_HOST: host, BENCH_PORT: "0" })),
-      })),
-    );
+    const startUpstream = async (host: string, port = 0) => ({
+      host,
+      ...(await spawnRole({ PLINTH_BENCH_ROLE: "upstream", BENCH_HOST: host, BENCH_PORT: String(port) })),
+    });
+    const ups = await Promise.all(upstreamHosts.map((host) => startUpstream(host)));
     const keys = ups.map((u) => `${u.host}:${u.port}`);
     const theirs = await startHaproxy(haproxy, dir, keys, threads);
     const ours = await spawnRole({ PLINTH_BENCH_ROLE: "plinth", BENCH_UPSTREAMS: keys.join(",") });
     const bare = await spawnRole({ PLINTH_BENCH_ROLE: "bare", BENCH_UPSTREAMS: keys.join(",") });
-    await sleep(1200); // both balancers have checked every upstream
+    const kernel = withKernel
+      ? await spawnRole({ PLINTH_BENCH_ROLE: "kernel", BENCH_UPSTREAMS: keys.join(",") })
+      : undefined;
+    const contenders = { theirs, ours, bare, ...(kernel ? { kernel } : {}) } as Record<
+      Contender,
+      { child: ChildProcess; port: number }
+    >;
+    const names = (Object.keys(contenders) as Contender[]).sort();
+    await sleep(1200); // every balancer has checked every upstream
     // Warm-up, not counted: a Node process runs its hot paths unoptimised for the first thousands
     // of connections, and a long-running balancer is measured here, not a cold start.
-    for (const { port } of [theirs, ours, bare]) {
-      await shortRps(port);
-      await bulkMBps(port);
+    for (const who of names) {
+      await shortRps(contenders[who].port);
+      await bulkMBps(contenders[who].port);
     }
 
     // The load generator's own ceiling: straight to one upstream, no proxy in between.
     const directMBps = await bulkMBps(ups[0]!.port, ups[0]!.host);
     const directRps = (await shortRps(ups[0]!.port, ups[0]!.host)).rps;
     const directLat: number[] = [];
-    const empty = () => ({
+    const samples = Object.fromEntries(
+      names.map((n) => [
+        n,
+        { mbps: [] as number[], rps: [] as number[], lat: [] as number[], cpu: [] as number[] },
+      ]),
+    ) as Record<Contender, { mbps: number[]; rps: number[]; lat: number[]; cpu: number[] }>;
+    const ratios = {
       mbps: [] as number[],
       rps: [] as number[],
-      lat: [] as number[],
-      cpu: [] as number[],
-    });
-    const samples = { ours: empty(), theirs: empty(), bare: empty() };
-    const ratios = { mbps: [] as number[], rps: [] as number[], bareRps: [] as number[] };
+      bareRps: [] as number[],
+      kernelMbps: [] as number[],
+      kernelRps: [] as number[],
+    };
     let shortFailures = 0;
-    const contenders = { ours, theirs, bare };
+    const latencyOf: Contender[] = names.filter((n) => n !== "bare");
     // Rounds in which every proxy takes its turn (the order rotating), so that a burst of other
     // work on the machine hits all alike; the ratios are medians of the rounds' ratios.
     for (let r = 0; r < rounds; r++) {
-      const [direct, viaTheirs, viaOurs] = await pingPongP50Us([
+      const [direct, ...via] = await pingPongP50Us([
         { port: ups[0]!.port, host: ups[0]!.host },
-        { port: theirs.port },
-        { port: ours.port },
+        ...latencyOf.map((n) => ({ port: contenders[n].port })),
       ]);
       directLat.push(direct!);
-      samples.theirs.lat.push(viaTheirs!);
-      samples.ours.lat.push(viaOurs!);
-      const turns = (["theirs", "ours", "bare"] as const).map((_, i, all) => all[(i + r) % all.length]!);
+      for (const [i, n] of latencyOf.entries()) samples[n].lat.push(via[i]!);
+      const turns = names.map((_, i, all) => all[(i + r) % all.length]!);
       for (const who of turns) {
         const { port, child } = contenders[who];
-        const short = await shortRps(port, "127.0.0.1", child.pid);
+        // The kernel path's process does no per-connection work: its CPU is not the figure.
+        const short = await shortRps(port, "127.0.0.1", who === "kernel" ? undefined : child.pid);
         shortFailures += short.failed;
         samples[who].rps.push(short.rps);
         samples[who].cpu.push(short.cpuUsPerConnection);
@@ -458,17 +525,29 @@ export async function balancerBench(options: BenchOptions): Promise<Record<strin
       ratios.mbps.push(samples.ours.mbps[r]! / samples.theirs.mbps[r]!);
       ratios.rps.push(samples.ours.rps[r]! / samples.theirs.rps[r]!);
       ratios.bareRps.push(samples.bare.rps[r]! / samples.theirs.rps[r]!);
+      if (kernel) {
+        ratios.kernelMbps.push(samples.kernel.mbps[r]! / samples.theirs.mbps[r]!);
+        ratios.kernelRps.push(samples.kernel.rps[r]! / samples.theirs.rps[r]!);
+      }
     }
     const median = (list: readonly number[]) => percentile(list, 50);
-    const direct = median(directLat);
-    // Each proxy loses a different upstream, so that each starts from healthy ones.
-    const theirFailover = await failoverMs(theirs.port, ups[2]!.child);
-    const ourFailover = await failoverMs(ours.port, ups[1]!.child);
+    const added = (n: Contender) => round(median(samples[n].lat.map((l, r) => l - directLat[r]!)), 1);
+    // Each proxy loses an upstream while the others are up; the victim is restarted on its port
+    // afterwards, and the next measurement waits until the balancers have it back (2 checks).
+    const failover = async (n: Contender, victim: number) => {
+      const measured = await failoverMs(contenders[n].port, ups[victim]!.child);
+      ups[victim] = await startUpstream(ups[victim]!.host, ups[victim]!.port);
+      await sleep(2500);
+      return measured;
+    };
+    const theirFailover = await failover("theirs", 2);
+    const ourFailover = await failover("ours", 1);
+    const kernelFailover = kernel ? await failover("kernel", 0) : undefined;
 
-    const result = {
+    const result: Record<string, number> = {
       throughputRatioVsHaproxy: round(median(ratios.mbps), 3),
       rpsRatioVsHaproxy: round(median(ratios.rps), 3),
-      addedP50LatencyUs: round(median(samples.ours.lat.map((l, r) => l - directLat[r]!)), 1),
+      addedP50LatencyUs: added("ours"),
       failoverMs: round(ourFailover.ms, 1),
       plinthBulkMBps: Math.round(median(samples.ours.mbps)),
       haproxyBulkMBps: Math.round(median(samples.theirs.mbps)),
@@ -480,52 +559,95 @@ export async function balancerBench(options: BenchOptions): Promise<Record<strin
       plinthCpuUsPerConnection: round(median(samples.ours.cpu), 1),
       haproxyCpuUsPerConnection: round(median(samples.theirs.cpu), 1),
       bareNodeCpuUsPerConnection: round(median(samples.bare.cpu), 1),
-      haproxyAddedP50LatencyUs: round(median(samples.theirs.lat.map((l, r) => l - directLat[r]!)), 1),
-      directP50LatencyUs: round(direct, 1),
+      haproxyAddedP50LatencyUs: added("theirs"),
+      directP50LatencyUs: round(median(directLat), 1),
       haproxyFailoverMs: round(theirFailover.ms, 1),
       failoverFailedConnections: ourFailover.failed,
       haproxyFailoverFailedConnections: theirFailover.failed,
       shortConnectionFailures: shortFailures,
     };
+    if (kernel && kernelFailover) {
+      Object.assign(result, {
+        kernelThroughputRatioVsHaproxy: round(median(ratios.kernelMbps), 3),
+        kernelRpsRatioVsHaproxy: round(median(ratios.kernelRps), 3),
+        kernelAddedP50LatencyUs: added("kernel"),
+        kernelFailoverMs: round(kernelFailover.ms, 1),
+        kernelBulkMBps: Math.round(median(samples.kernel.mbps)),
+        kernelShortRps: Math.round(median(samples.kernel.rps)),
+        kernelFailoverFailedConnections: kernelFailover.failed,
+      });
+    }
     const figures: Figure[] = [
       {
         key: "throughputRatioVsHaproxy",
-        label: `bulk MB/s, ours / haproxy (${result.plinthBulkMBps} / ${result.haproxyBulkMBps})`,
-        value: result.throughputRatioVsHaproxy,
+        label: `Node path: bulk MB/s, ours / haproxy (${result.plinthBulkMBps} / ${result.haproxyBulkMBps})`,
+        value: result.throughputRatioVsHaproxy!,
         unit: "x",
         target: { value: 0.9, higherIsBetter: true },
       },
       {
         key: "rpsRatioVsHaproxy",
         label:
-          `short connections/s, ours / haproxy (${result.plinthShortRps} / ${result.haproxyShortRps}; ` +
+          `Node path: short connections/s, ours / haproxy (${result.plinthShortRps} / ${result.haproxyShortRps}; ` +
           `CPU µs per connection ${result.plinthCpuUsPerConnection} / ${result.haproxyCpuUsPerConnection}, ` +
           `bare Node proxy ${result.bareNodeCpuUsPerConnection})`,
-        value: result.rpsRatioVsHaproxy,
+        value: result.rpsRatioVsHaproxy!,
         unit: "x",
         target: { value: 0.9, higherIsBetter: true },
       },
       {
         key: "bareNodeRpsRatioVsHaproxy",
         label: "short connections/s, bare Node proxy / haproxy (the floor of Node's net stack)",
-        value: result.bareNodeRpsRatioVsHaproxy,
+        value: result.bareNodeRpsRatioVsHaproxy!,
         unit: "x",
       },
       {
         key: "addedP50LatencyUs",
-        label: `added p50 latency (haproxy ${result.haproxyAddedP50LatencyUs} µs, direct ${result.directP50LatencyUs} µs)`,
-        value: result.addedP50LatencyUs,
+        label: `Node path: added p50 latency (haproxy ${result.haproxyAddedP50LatencyUs} µs, direct ${result.directP50LatencyUs} µs)`,
+        value: result.addedP50LatencyUs!,
         unit: "µs",
         target: { value: 100, higherIsBetter: false },
       },
       {
         key: "failoverMs",
-        label: `upstream killed -> good new connection (haproxy ${result.haproxyFailoverMs} ms)`,
-        value: result.failoverMs,
+        label: `Node path: upstream killed -> good new connection (haproxy ${result.haproxyFailoverMs} ms)`,
+        value: result.failoverMs!,
         unit: "ms",
         target: { value: 1000, higherIsBetter: false },
       },
     ];
+    if (kernel) {
+      figures.push(
+        {
+          key: "kernelThroughputRatioVsHaproxy",
+          label: `kernel path: bulk MB/s, ours / haproxy (${result.kernelBulkMBps} / ${result.haproxyBulkMBps})`,
+          value: result.kernelThroughputRatioVsHaproxy!,
+          unit: "x",
+          target: { value: 0.9, higherIsBetter: true },
+        },
+        {
+          key: "kernelRpsRatioVsHaproxy",
+          label: `kernel path: short connections/s, ours / haproxy (${result.kernelShortRps} / ${result.haproxyShortRps})`,
+          value: result.kernelRpsRatioVsHaproxy!,
+          unit: "x",
+          target: { value: 0.9, higherIsBetter: true },
+        },
+        {
+          key: "kernelAddedP50LatencyUs",
+          label: "kernel path: added p50 latency",
+          value: result.kernelAddedP50LatencyUs!,
+          unit: "µs",
+          target: { value: 100, higherIsBetter: false },
+        },
+        {
+          key: "kernelFailoverMs",
+          label: `kernel path: upstream killed -> good new connection (${result.kernelFailoverFailedConnections} failed meanwhile)`,
+          value: result.kernelFailoverMs!,
+          unit: "ms",
+          target: { value: 1000, higherIsBetter: false },
+        },
+      );
+    }
     printFigures(`balancer (haproxy nbthread ${threads}, ${upstreamHosts.length} upstreams)`, figures);
     return result;
   } finally {
