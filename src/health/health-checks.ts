@@ -3,6 +3,7 @@ import type { MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_
 import type { ResourceService } from "../api/gen/plinth/resource/v1alpha1/resource_pb.ts";
 import { resourceFromWire } from "../api/resource-wire.ts";
 import type { HealthProgress } from "./health-progress.ts";
+import { meshPeersCheck } from "./mesh-check.ts";
 import { defaultMinimums, formatBytes, type ResourceMinimums } from "./minimums.ts";
 
 /** A node to check, with how to reach its API. */
@@ -123,6 +124,7 @@ export function healthChecks(options: { minimums?: ResourceMinimums } = {}): rea
     resourcesCheck(options.minimums ?? defaultMinimums),
     diagnosticsCheck,
     services!,
+    meshPeersCheck,
   ];
 }
 
