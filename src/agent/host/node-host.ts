@@ -97,6 +97,8 @@ export function createNodeHost(options: NodeHostOptions = {}): Host {
           resolvePromise({ stdout, stderr, code: e ? Number(e.code ?? 1) : 0 });
         },
       );
+      // A program that exits without reading all its input must not take this process down (EPIPE).
+      child.stdin?.on("error", () => {});
       if (o.input !== undefined) child.stdin?.end(o.input);
     });
   }
