@@ -3,7 +3,7 @@ import type { Host } from "../agent/host/host.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
 import { parseCidr } from "./cidr.ts";
 import { decodeMeshKey } from "./keys.ts";
-import { requireInteger, requireLinkName, runChecked } from "./run-checked.ts";
+import { requireInteger, requireLinkName, runChecked, runWg } from "./run-checked.ts";
 import { readWgDump } from "./wg-dump.ts";
 
 export interface MeshLinkConfig {
@@ -99,7 +99,7 @@ export async function configureMeshLink(
   if (iface.fwmark !== cfg.fwmark) set.push("fwmark", String(cfg.fwmark));
   if (set.length > 0) {
     // The private key goes through stdin, never argv (visible in /proc to every user).
-    await runChecked(host, "wg", ["set", name, ...set], { signal, input: `${cfg.privateKey}\n` });
+    await runWg(host, ["set", name, ...set], `${cfg.privateKey}\n`, signal);
   }
 
   if (link.mtu !== cfg.mtu || !link.flags.includes("UP")) {

@@ -4,7 +4,7 @@ import { PlinthError } from "../errors/plinth-error.ts";
 import { formatCidr, parseCidr } from "./cidr.ts";
 import { MESH_PERSISTENT_KEEPALIVE_S } from "./defaults.ts";
 import { decodeMeshKey } from "./keys.ts";
-import { requireInteger, requireLinkName, runChecked } from "./run-checked.ts";
+import { requireInteger, requireLinkName, runChecked, runWg } from "./run-checked.ts";
 import { parseWgDumpFull, readWgDump, type WgPeerDump } from "./wg-dump.ts";
 
 export interface MeshPeerConfig {
@@ -99,7 +99,7 @@ export async function syncMeshPeers(
   }
   if (sections.length > 0) {
     // Configuration text (with the pre-shared key) on stdin; `addconf` replaces a listed peer's allowed IPs.
-    await runChecked(host, "wg", ["addconf", name, "/dev/stdin"], { input: `${sections.join("\n\n")}\n` });
+    await runWg(host, ["addconf", name, "/dev/stdin"], `${sections.join("\n\n")}\n`);
   }
   // A peer written without AllowedIPs keeps its old ones: clear them explicitly.
   const emptyAllowed = wanted.filter(

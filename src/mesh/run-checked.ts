@@ -25,6 +25,20 @@ export async function runChecked(
   return r.stdout;
 }
 
+/**
+ * Runs `wg` with `input` readable as /dev/stdin. The host adapter's stdin is a socket, which
+ * `wg` cannot open by path (ENXIO), so a shell puts a pipe in between; keys stay off argv.
+ * @internal
+ */
+export function runWg(
+  host: Host,
+  args: readonly string[],
+  input: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  return runChecked(host, "sh", ["-c", 'cat | exec wg "$@"', "wg", ...args], { input, signal });
+}
+
 /** Link names the kernel accepts: 1–15 characters, no slash, colon or whitespace. @internal */
 export function requireLinkName(name: unknown, field = "name"): asserts name is string {
   if (typeof name !== "string" || !/^[A-Za-z0-9_.-]{1,15}$/.test(name)) {
