@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   cluster: async () => (await import("./cluster.ts")).clusterBench,
   runtime: async () => (await import("./runtime.ts")).runtimeBench,
   discovery: async () => (await import("./discovery.ts")).discoveryBench,
+  mesh: async () => (await import("./mesh.ts")).meshBench,
   peers: async () => (await import("./peers/peers.ts")).peersBench,
 };
 

@@ -103,12 +103,12 @@ async function checkFree(plan: ClusterPlan): Promise<void> {
   }
 }
 
-function insecureMachine(node: NodePlan) {
+export function insecureMachine(node: NodePlan) {
   const api = createApiTransport({ url: `https://${node.ip}:${apiPort}`, tls: { insecure: true } });
   return { client: createClient(MachineService, api.transport), close: api.close };
 }
 
-async function until<T>(what: string, deadline: number, fn: () => Promise<T | undefined>): Promise<T> {
+export async function until<T>(what: string, deadline: number, fn: () => Promise<T | undefined>): Promise<T> {
   let last: unknown;
   for (;;) {
     try {
@@ -126,10 +126,10 @@ async function until<T>(what: string, deadline: number, fn: () => Promise<T | un
 }
 
 /** Machine configs for every node: the shared control-plane config, and per worker its own API certificate. */
-async function machineConfigs(
+export async function machineConfigs(
   plan: ClusterPlan,
   secrets: MachineSecretsDocument,
-  options: CreateClusterOptions,
+  options: Pick<CreateClusterOptions, "patches" | "controlPlanePatches" | "workerPatches">,
 ): Promise<Map<string, string>> {
   const cp1 = plan.nodes[0]!;
   const base = { clusterName: plan.name, endpoint: `https://${cp1.ip}:6443`, secrets };

@@ -1,0 +1,266 @@
+// Mesh benchmark (root): a local cluster with --with-mesh (1 control plane + 2 workers, flat
+// topology), measured through the nodes' MeshPeerStatus resources and real traffic:
+// - joinToFullMeshMs: a third worker accepts its config → every node, the new one included, has
+//   every peer up (joinFromLaunchMs: from the start of its agent, boot included);
+// - endpointChangeMs: worker-1's node address changes while the control plane pings worker-1's
+//   mesh address every 20 ms → the first reply after the outage;
+// - throughputRatio: iperf3 TCP from the control plane to worker-1 over the mesh address, divided
+//   by the same over the plain veth (both sockets bound to eth0, so the mesh steering skips them;
+//   the mesh's byte counters prove it), in the same run. wireguard-go bounds it: reported, not chased.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { type Client, createClient } from "@connectrpc/connect";
+import { createApiTransport } from "../src/api/client/api-transport.ts";
+import { ResourceService } from "../src/api/gen/plinth/resource/v1alpha1/resource_pb.ts";
+import { type ClientConfig, contextTls, selectContext } from "../src/config/client-config.ts";
+import { checkPrerequisites, installHint, selectPrerequisites } from "../src/doctor/doctor.ts";
+import { addWorker } from "../src/provision/add-node.ts";
+import type { NodePlan } from "../src/provision/cluster-plan.ts";
+import { createCluster } from "../src/provision/create-cluster.ts";
+import { destroyCluster } from "../src/provision/destroy-cluster.ts";
+import { type BenchOptions, type Figure, printFigures, round } from "./harness.ts";
+
+const name = "bench-mesh";
+const cidr = "10.241.0.0/24";
+const movedTo = "10.241.0.200";
+
+interface PeerStatus {
+  readonly hostname: string;
+  readonly address: string;
+  readonly endpoint: string;
+  readonly state: string;
+  readonly rxBytes: number;
+  readonly txBytes: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function run(command: string, args: readonly string[], timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(command, [...args], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${command} ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
+    ),
+  );
+}
+
+/** Polls `check` every 50 ms; the time (performance.now()) it first held. */
+async function whenTrue(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return performance.now();
+    if (performance.now() > deadline) throw new Error(`mesh bench: timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function peerReader(clientConfig: ClientConfig) {
+  const { context } = selectContext(clientConfig);
+  const clients = new Map<string, { client: Client<typeof ResourceService>; close: () => void }>();
+  const of = (node: NodePlan) => {
+    let c = clients.get(node.ip);
+    if (!c) {
+      const api = createApiTransport({ url: `https://${node.ip}:50000`, tls: contextTls(context) });
+      c = { client: createClient(ResourceService, api.transport), close: api.close };
+      clients.set(node.ip, c);
+    }
+    return c.client;
+  };
+  return {
+    async peers(node: NodePlan): Promise<PeerStatus[]> {
+      const res = await of(node).list({ type: "MeshPeerStatus" }, { timeoutMs: 2000 });
+      return (res.messages[0]?.resources ?? []).map(
+        (r) => JSON.parse(new TextDecoder().decode(r.spec)) as PeerStatus,
+      );
+    },
+    close() {
+      for (const c of clients.values()) c.close();
+    },
+  };
+}
+
+/** Every node has every other node as a peer that is up. */
+async function fullMesh(reader: ReturnType<typeof peerReader>, nodes: readonly NodePlan[]): Promise<boolean> {
+  const views = await Promise.all(nodes.map((n) => reader.peers(n)));
+  return views.every((peers, i) =>
+    nodes.every((other, j) => i === j || peers.some((p) => p.hostname === other.name && p.state === "up")),
+  );
+}
+
+/** One iperf3 TCP run from `from` to `to`:`port`; Mbit/s received. */
+async function iperf(
+  from: NodePlan,
+  server: NodePlan,
+  target: string,
+  port: number,
+  plain: boolean,
+): Promise<number> {
+  const bind = plain ? ["--bind-dev", "eth0"] : [];
+  const srv = spawn(
+    "ip",
+    ["netns", "exec", server.netns, "iperf3", "-s", "-1", "-p", String(port), ...bind],
+    {
+      stdio: "ignore",
+    },
+  );
+  try {
+    await sleep(300);
+    const out = await run("ip", [
+      "netns",
+      "exec",
+      from.netns,
+      "iperf3",
+      "-c",
+      target,
+      "-p",
+      String(port),
+      "-t",
+      "3",
+      "-J",
+      ...bind,
+    ]);
+    const report = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
+    return report.end.sum_received.bits_per_second / 1e6;
+  } finally {
+    srv.kill("SIGKILL");
+  }
+}
+
+/**
+ * Pings `target` from `from` every 20 ms; `change()` runs once replies flow; resolves with the ms
+ * from the end of `change()` to the first reply that follows a lost one (0 when none was lost).
+ */
+async function outage(from: NodePlan, target: string, change: () => Promise<void>): Promise<number> {
+  const ping: ChildProcess = spawn("ip", ["netns", "exec", from.netns, "ping", "-D", "-i", "0.02", target], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const replies: { at: number; seq: number }[] = [];
+  createInterface({ input: ping.stdout! }).on("line", (line) => {
+    const m = line.match(/^\[(\d+\.\d+)\].*icmp_seq=(\d+)/);
+    if (m) replies.push({ at: Number(m[1]) * 1000, seq: Number(m[2]) });
+  });
+  try {
+    const start = Date.now();
+    while (replies.filter((r) => r.at > start).length < 10) {
+      if (Date.now() - start > 10_000)
+        throw new Error("mesh bench: no ping replies over the mesh before the change");
+      await sleep(20);
+    }
+    await change();
+    const changedAt = Date.now();
+    const before = replies.filter((r) => r.at <= changedAt).at(-1)!;
+    for (;;) {
+      const after = replies.filter((r) => r.seq > before.seq);
+      const gapAt = after.findIndex((r, i) => r.seq !== (i === 0 ? before.seq : after[i - 1]!.seq) + 1);
+      if (after.length > 0 && gapAt < 0 && after.length > 25) return 0; // nothing lost
+      if (gapAt >= 0) return Math.max(0, after[gapAt]!.at - changedAt);
+      if (Date.now() - changedAt > 60_000)
+        throw new Error("mesh bench: traffic did not flow again within 60 s");
+      await sleep(20);
+    }
+  } finally {
+    ping.kill("SIGTERM");
+  }
+}
+
+export async function meshBench(_options: BenchOptions): Promise<Record<string, number>> {
+  if (process.getuid?.() !== 0)
+    throw new Error("the mesh benchmark needs root (network namespaces and bridges)");
+  const missing = (await checkPrerequisites(selectPrerequisites(["mesh", "cluster", "bench"]))).filter(
+    (c) => !c.found && ["wg", "wireguard-go", "nft", "iperf3", "ip", "unshare", "etcd"].includes(c.binary),
+  );
+  if (missing.length > 0) {
+    throw new Error(
+      `the mesh benchmark needs ${missing.map((m) => m.binary).join(", ")}: ${installHint(missing)} (or 'npx plinth doctor --install')`,
+    );
+  }
+  const home = await mkdtemp(join(tmpdir(), "plinth-bench-mesh-"));
+  const previousDir = process.env.PLINTH_CLUSTERS_DIR;
+  process.env.PLINTH_CLUSTERS_DIR = join(home, "clusters");
+  let reader: ReturnType<typeof peerReader> | undefined;
+  try {
+    const { record, clientConfig } = await createCluster({
+      name,
+      controlplanes: 1,
+      workers: 2,
+      cidr,
+      withMesh: true,
+      waitTimeoutMs: 120_000,
+    });
+    reader = peerReader(clientConfig);
+    const [cp1, w1] = [record.nodes[0]!, record.nodes[1]!];
+    await whenTrue("the first full mesh", 60_000, () => fullMesh(reader!, record.nodes));
+
+    // Join: a new worker.
+    const added = await addWorker(name);
+    const nodes = [...record.nodes, added.node];
+    const joinedAt = await whenTrue(`${added.node.name} up on every node`, 60_000, () =>
+      fullMesh(reader!, nodes),
+    );
+    const joinToFullMeshMs = round(joinedAt - added.appliedAt, 0);
+    const joinFromLaunchMs = round(joinedAt - added.launchedAt, 0);
+
+    // Throughput, mesh then plain veth, between the same two nodes.
+    const w1Peer = async () => (await reader!.peers(cp1)).find((p) => p.hostname === w1.name)!;
+    const meshAddress = (await w1Peer()).address;
+    const meshMbps = await iperf(cp1, w1, meshAddress, 5201, false);
+    const meshBytesBefore = (await w1Peer()).txBytes;
+    const plainMbps = await iperf(cp1, w1, w1.ip, 5202, true);
+    await sleep(1500); // MeshPeerStatus counters are read every second
+    const meshBytesDuringPlain = (await w1Peer()).txBytes - meshBytesBefore;
+    if (meshBytesDuringPlain > 5_000_000) {
+      throw new Error(`mesh bench: the plain run went through the mesh (${meshBytesDuringPlain} bytes)`);
+    }
+    const throughputRatio = round(meshMbps / plainMbps, 3);
+
+    // Endpoint change: worker-1 moves to another address of the network.
+    const endpointChangeMs = round(
+      await outage(cp1, meshAddress, async () => {
+        await run("ip", ["-n", w1.netns, "addr", "add", `${movedTo}/${record.prefixLength}`, "dev", "eth0"]);
+        await run("ip", ["-n", w1.netns, "addr", "del", `${w1.ip}/${record.prefixLength}`, "dev", "eth0"]);
+      }),
+      0,
+    );
+
+    const figures: Figure[] = [
+      {
+        key: "joinToFullMeshMs",
+        label: "new node configured -> up on every node",
+        value: joinToFullMeshMs,
+        unit: "ms",
+        target: { value: 3000, higherIsBetter: false },
+      },
+      {
+        key: "joinFromLaunchMs",
+        label: "  same, from its agent's start",
+        value: joinFromLaunchMs,
+        unit: "ms",
+      },
+      {
+        key: "endpointChangeMs",
+        label: "node address change -> traffic flows again",
+        value: endpointChangeMs,
+        unit: "ms",
+        target: { value: 2000, higherIsBetter: false },
+      },
+      {
+        key: "meshMbps",
+        label: "TCP over the mesh (wireguard-go)",
+        value: round(meshMbps, 0),
+        unit: "Mbit/s",
+      },
+      { key: "plainMbps", label: "TCP over the plain veth", value: round(plainMbps, 0), unit: "Mbit/s" },
+      { key: "throughputRatio", label: "mesh / plain throughput", value: throughputRatio, unit: "" },
+    ];
+    printFigures("mesh (1 control plane + 2 workers, a third worker joining; flat topology)", figures);
+    return Object.fromEntries(figures.map((f) => [f.key, f.value]));
+  } finally {
+    reader?.close();
+    await destroyCluster(name).catch(() => {});
+    if (previousDir === undefined) delete process.env.PLINTH_CLUSTERS_DIR;
+    else process.env.PLINTH_CLUSTERS_DIR = previousDir;
+    await rm(home, { recursive: true, force: true });
+  }
+}
