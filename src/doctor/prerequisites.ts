@@ -46,7 +46,7 @@ export const prerequisites: readonly Prerequisite[] = [
   { binary: "nebula", aptPackage: "nebula", versionArgs: ["-version"], neededBy: ["bench"] },
   { binary: "nebula-cert", aptPackage: "nebula", versionArgs: ["-version"], neededBy: ["bench"] },
   { binary: "iperf3", aptPackage: "iperf3", versionArgs: ["--version"], neededBy: ["bench"] },
-  { binary: "ping", aptPackage: "iputils-ping", versionArgs: ["-V"], neededBy: ["bench"] },
+  { binary: "ping", aptPackage: "iputils-ping", versionArgs: ["-V"], neededBy: ["bench", "tests"] },
   // The mesh: wg configures WireGuard links, wireguard-go is the link where the kernel has no
   // module, nft holds the steering marks (table inet plinth_mesh). The API balancer's kernel data
   // path (table ip plinth_balancer) needs nft on every host, and its benchmark measures it.
