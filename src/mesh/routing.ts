@@ -104,7 +104,13 @@ export async function removeMesh(
         ]);
       }
     }
-    const routes = await host.ipJson<unknown[]>([family, "route", "show", "table", String(names.table)]);
+    // A table that never held a route does not exist at all: nothing to flush.
+    const routes = await host
+      .ipJson<unknown[]>([family, "route", "show", "table", String(names.table)])
+      .catch((err: Error) => {
+        if (/FIB table does not exist/.test(err.message)) return [];
+        throw err;
+      });
     if (routes.length > 0)
       await runChecked(host, "ip", [family, "route", "flush", "table", String(names.table)]);
   }
