@@ -17,6 +17,7 @@ import {
 /** The comparisons, by their number in the table, in the order they run. */
 const comparisons: readonly (readonly [number, () => Promise<Comparison>])[] = [
   [1, async () => (await import("./converge-vs-ansible.ts")).convergeVsAnsible],
+  [2, async () => (await import("./cluster-vs-etcd.ts")).clusterVsEtcd],
   [4, async () => (await import("./api-vs-grpc-js.ts")).apiVsGrpcJs],
   [5, async () => (await import("./store-vs-sqlite.ts")).storeVsSqlite],
 ];
