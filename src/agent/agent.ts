@@ -10,8 +10,9 @@ import { type ApiServer, createApiServer } from "../api/server.ts";
 import type { ValidationMode } from "../config/checks/check-context.ts";
 import { clientContext, stringifyClientConfig } from "../config/client-config.ts";
 import { configError } from "../config/config-issue.ts";
+import { parseDuration } from "../config/duration.ts";
 import { loadConfig } from "../config/load-config.ts";
-import { PlinthError } from "../errors/plinth-error.ts";
+import { hasCode, PlinthError } from "../errors/plinth-error.ts";
 import { serveHealthCheck } from "../health/serve-health-check.ts";
 import { isRole, issueCert } from "../pki/index.ts";
 import type { Controller } from "../runtime/controller/controller.ts";
@@ -20,6 +21,7 @@ import { createRegistry } from "../runtime/resource/registry.ts";
 import { createSqliteState } from "../runtime/state/backends/sqlite/sqlite-state.ts";
 import { type State, wrapCore } from "../runtime/state/state.ts";
 import { withValidation } from "../runtime/state/validating-state.ts";
+import { createAgentUpgrades, type UpgradeRequest } from "./agent-upgrades.ts";
 import { clusterNodes } from "./cluster-nodes.ts";
 import { type ConfigApplier, createConfigApplier } from "./config-applier.ts";
 import { configHistory, currentConfig, storeConfig } from "./config-store.ts";
@@ -57,6 +59,8 @@ import {
   agentResources,
   type ConfigRecord,
   describeDefinition,
+  EtcdStatus,
+  etcdStatusId,
   type MachineStage,
   MachineStatus,
   machineStatusId,
@@ -86,6 +90,12 @@ export interface AgentOptions {
    * drift is repaired within about a second (each check reads a few files and runs `ip -json`).
    */
   readonly driftCheckMs?: number;
+  /**
+   * An upgrade (or a reboot with one staged) needs the agent started again from the slot now
+   * current: everything is stopped, then this is called; the process should exit with
+   * `restartExitCode` for its init to start it again. Without it, upgrades are refused.
+   */
+  readonly onRestart?: () => void;
   /**
    * A Shutdown asked for by the API has stopped everything (on a host Plinth does not own): the
    * process should exit. `<stateDir>/shutdown` then marks that it must not be started again.
@@ -267,6 +277,22 @@ export function createAgent(options: AgentOptions): Agent {
       isMaintenance: () => b.maintenance,
       servicesChanged: () => b.runtime.trigger(serviceControllerName),
       etcd: b.etcd,
+      async upgrade(req: UpgradeRequest) {
+        if (!options.onRestart) {
+          throw new PlinthError(
+            "failed_precondition",
+            "Upgrade: this agent runs without an init that starts it again; run it from the node's init or systemd",
+          );
+        }
+        const accepted = await upgrades.install(req, {
+          guard: () => b.etcd.guard("upgrade", { force: req.force }),
+          defaultTimeoutMs: await upgradeTimeoutMs(b),
+          state: b.state,
+          etcdHealthy: !!(await etcdStatusOf(b))?.spec.healthy,
+        });
+        if (!req.stage) schedule(() => restartProcess("upgrade"));
+        return accepted;
+      },
       async reboot(o: { force: boolean }) {
         const warnings = await b.etcd.guard("reboot", o);
         schedule(() => reboot());
@@ -420,6 +446,52 @@ export function createAgent(options: AgentOptions): Agent {
     );
     await runtime.start();
     await startServer(b);
+    await upgrades.publish(state);
+    upgradeWatch = new AbortController();
+    void upgrades
+      .confirmWhenHealthy(state, (o) => upgradeProblem(b, o), upgradeWatch.signal)
+      .catch((err) => log.error({ err }, "upgrade health watch failed"));
+  }
+
+  async function upgradeTimeoutMs(b: Boot): Promise<number> {
+    const record = await currentConfig(b.state);
+    const text = record?.complete
+      ? parsedConfig(record.yaml, mode).get("MachineConfig").install.healthTimeout
+      : "2m";
+    return parseDuration(text) ?? 120_000;
+  }
+
+  /** This node's etcd member as last observed; undefined before the first observation (or without etcd). */
+  function etcdStatusOf(b: Boot) {
+    return b.state.get(EtcdStatus.ptr(etcdStatusId)).catch((err: unknown) => {
+      if (hasCode(err, "not_found")) return undefined;
+      throw err;
+    });
+  }
+
+  /** What keeps the new agent of an upgrade from being healthy; undefined: nothing. */
+  async function upgradeProblem(b: Boot, o: { requireEtcd: boolean }): Promise<string | undefined> {
+    if (boot !== b || !b.server) return "the machine API is not serving yet";
+    if (b.maintenance) return "the machine is in maintenance mode";
+    const failing = b.runtime.failing();
+    if (failing.length > 0) {
+      return `controllers not converged: ${failing.map((f) => `${f.name} (${f.error})`).join("; ")}`;
+    }
+    if (o.requireEtcd) {
+      const st = await etcdStatusOf(b);
+      if (!st?.spec.healthy) {
+        return `etcd member not healthy${st?.spec.errors.length ? ` (${st.spec.errors.join(", ")})` : ""}`;
+      }
+    }
+    return undefined;
+  }
+
+  /** Stops everything; the process's init starts the agent again from the slot now current. */
+  async function restartProcess(why: string): Promise<void> {
+    log.info({ why }, "restarting the agent process: its init starts it again from the current slot");
+    await boot?.etcd.beforeShutdown();
+    await shutDown();
+    options.onRestart?.();
   }
 
   async function publishDefinitions(state: State): Promise<void> {
@@ -460,6 +532,7 @@ export function createAgent(options: AgentOptions): Agent {
     const b = boot;
     if (!b) return;
     boot = undefined;
+    upgradeWatch?.abort();
     b.applier.close();
     await writeMachineStatus(b, "stopping").catch(() => {});
     await b.runtime.stop();
@@ -471,6 +544,11 @@ export function createAgent(options: AgentOptions): Agent {
   }
 
   async function reboot(): Promise<void> {
+    // A staged upgrade takes effect at a reboot: here the process must start again.
+    if (mode !== "host" && options.onRestart && (await upgrades.stagedPending())) {
+      await restartProcess("reboot with a staged upgrade");
+      return;
+    }
     await boot?.etcd.beforeShutdown();
     if (mode === "host") {
       log.warn("rebooting the machine through systemd");

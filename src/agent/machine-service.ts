@@ -9,6 +9,7 @@ import {
 } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
 import type { HealthProgress } from "../health/health-progress.ts";
+import type { UpgradeAccepted, UpgradeRequest } from "./agent-upgrades.ts";
 import type { ApplyRequest, ApplyResult, ConfigApplier } from "./config-applier.ts";
 import { memberIdHex } from "./etcd/etcd-clients.ts";
 import type { EtcdOperations } from "./etcd/etcd-operations.ts";
@@ -44,6 +45,8 @@ export interface MachineOperations {
   ): AsyncIterable<HealthProgress>;
   /** This node's etcd (control planes). */
   readonly etcd: EtcdOperations;
+  /** Verified, guarded and installed before the reply; the agent restarts after it (unless staged). */
+  upgrade(request: UpgradeRequest): Promise<UpgradeAccepted>;
   history(limit: number): Promise<ConfigRecord[]>;
   issueClientConfig(options: { roles: readonly string[]; name: string; ttlMs: number }): Promise<string>;
 }
@@ -224,6 +227,16 @@ export function createMachineService(ops: MachineOperations): ServiceImpl<typeof
         throw new PlinthError("unauthenticated", "HealthCheck: the call carries no client certificate");
       }
       for await (const p of ops.healthCheck(req, id.certificate, ctx.signal)) yield p;
+    },
+    async upgrade(req) {
+      const timeoutMs = durationMs(req.timeout);
+      const accepted = await ops.upgrade({
+        bundle: req.bundle,
+        stage: req.stage,
+        force: req.force,
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      });
+      return { messages: [accepted] };
     },
     async configHistory(req) {
       const entries = (await ops.history(req.limit)).map((r) => ({

@@ -3,6 +3,7 @@ import { Option } from "commander";
 import { createAgent } from "../agent/agent.ts";
 import { parseHostPort } from "../agent/host-port.ts";
 import { parseDuration } from "../config/duration.ts";
+import { armTrialDeadline, chooseAgentCode, restartExitCode, runSlot } from "../upgrade/launcher.ts";
 import { version } from "../version.ts";
 
 interface AgentFlags {
@@ -54,6 +55,21 @@ export function registerAgent(program: Command): void {
           `--drift-check must be a duration of at least 100ms, like 1s or 30s, current value is '${flags.driftCheck}'`,
         );
       }
+      // The install slot `current` points at runs instead of this code (see docs/upgrade.md).
+      const choice = await chooseAgentCode(flags.stateDir);
+      for (const note of choice.notes) process.stderr.write(`plinth agent: ${note}\n`);
+      let restart = false;
+      if (choice.trial) {
+        armTrialDeadline(flags.stateDir, choice.trial, (r) => {
+          restart = true;
+          process.stderr.write(`plinth agent: upgrade rolled back: ${r.error}\n`);
+        });
+      }
+      if (choice.slot) {
+        await runSlot(flags.stateDir, choice.slot);
+        if (restart) process.exit(restartExitCode);
+        return;
+      }
       let stop = (_why: string) => {};
       const stopped = new Promise<void>((resolve) => {
         stop = (why: string) => {
@@ -75,11 +91,17 @@ export function registerAgent(program: Command): void {
         driftCheckMs,
         // Everything is stopped already: stop() below only closes what is left; exit code 0.
         onShutdown: () => stop("shutdown"),
+        onRestart: () => {
+          restart = true;
+          stop("restart from the current install slot");
+        },
       });
       process.once("SIGTERM", () => stop("SIGTERM"));
       process.once("SIGINT", () => stop("SIGINT"));
       await agent.start();
       await stopped;
       await agent.stop();
+      // The node's init (or systemd) starts the agent again, from the slot now current.
+      if (restart) process.exit(restartExitCode);
     });
 }

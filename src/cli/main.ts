@@ -34,6 +34,7 @@ const verbs: Record<string, () => Promise<Register>> = {
   health: async () => (await import("./health.ts")).registerHealth,
   agent: async () => (await import("./agent.ts")).registerAgent,
   discovery: async () => (await import("./discovery.ts")).registerDiscovery,
+  upgrade: async () => (await import("./upgrade.ts")).registerUpgrade,
 };
 /** Commands registered by another command's module. */
 const aliases: Record<string, string> = {
@@ -42,6 +43,7 @@ const aliases: Record<string, string> = {
   reboot: "version",
   reset: "version",
   bootstrap: "etcd",
+  bundle: "upgrade",
 };
 const globalsWithValue = new Set(["--plinthconfig", "--context", "-e", "--endpoints", "-n", "--nodes"]);
 

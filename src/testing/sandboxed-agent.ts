@@ -44,6 +44,11 @@ export async function startSandboxedAgent(options: {
   name: string;
   /** Extra `plinth agent` flags. */
   args?: readonly string[];
+  /**
+   * Run the agent under a small init that starts it again whenever it exits (as a cluster
+   * node's does): what upgrades and process restarts need. `pid` is then the init's.
+   */
+  init?: boolean;
 }): Promise<SandboxedAgent> {
   const box = await createSandbox({ name: options.name });
   const children: ChildProcess[] = [];
@@ -83,23 +88,23 @@ export async function startSandboxedAgent(options: {
     );
 
     let log = "";
-    const agent = box.spawn(
+    const command = [
       process.execPath,
-      [
-        plinthBin,
-        "agent",
-        "--state-dir",
-        "/var/lib/plinth/state",
-        "--listen",
-        `127.0.0.1:${apiPort}`,
-        "--mode",
-        "netns",
-        "--metrics",
-        "off",
-        ...(options.args ?? []),
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
+      plinthBin,
+      "agent",
+      "--state-dir",
+      "/var/lib/plinth/state",
+      "--listen",
+      `127.0.0.1:${apiPort}`,
+      "--mode",
+      "netns",
+      "--metrics",
+      "off",
+      ...(options.args ?? []),
+    ];
+    const agent = options.init
+      ? box.spawn("sh", ["-c", initScript, "init", ...command], { stdio: ["ignore", "ignore", "pipe"] })
+      : box.spawn(command[0]!, command.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
     children.push(agent);
     agent.stderr?.setEncoding("utf8").on("data", (d: string) => {
       log += d;
@@ -191,6 +196,17 @@ export async function startSandboxedAgent(options: {
     throw err;
   }
 }
+
+/** Runs "$@" again whenever it exits; SIGTERM is passed on and ends the loop. */
+const initScript = [
+  "stop=0",
+  "trap 'stop=1; kill -TERM $child 2>/dev/null' TERM INT",
+  "while [ $stop = 0 ]; do",
+  '  "$@" & child=$!',
+  "  wait $child; wait $child 2>/dev/null",
+  "  [ $stop = 0 ] && sleep 0.2",
+  "done",
+].join("\n");
 
 /** Unix socket → 127.0.0.1:PORT, both ends piped; prints a line once listening. */
 const relayScript = `

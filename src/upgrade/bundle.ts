@@ -107,16 +107,28 @@ export async function createBundle(options: {
       );
     });
   }
+  return packBundle(entries, {
+    version,
+    dependencies,
+    ...(options.created ? { created: options.created } : {}),
+  });
+}
+
+/** Writes the manifest for `entries` (bin/plinth.js their entry) and packs them with it. */
+export function packBundle(
+  entries: readonly TarEntry[],
+  options: { version: string; dependencies: Record<string, string>; created?: Date },
+): { archive: Uint8Array; manifest: BundleManifest } {
   const manifest: BundleManifest = {
     kind: "PlinthAgentBundle",
     format: 1,
-    version,
+    version: options.version,
     created: (options.created ?? new Date()).toISOString(),
     entry: bundleEntry,
     files: Object.fromEntries(
       entries.map((e) => [e.path, { sha256: sha256(e.data), size: e.data.length, mode: e.mode }]),
     ),
-    dependencies,
+    dependencies: options.dependencies,
   };
   const manifestEntry: TarEntry = {
     path: manifestPath,

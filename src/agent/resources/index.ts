@@ -16,6 +16,7 @@ import { ResourceDefinitionResource } from "./resource-definition.ts";
 import { RouteSpec, RouteStatus } from "./route.ts";
 import { ServiceSpec, ServiceStatusResource } from "./service.ts";
 import { SysctlSpec, SysctlStatus } from "./sysctl.ts";
+import { UpgradeStatus } from "./upgrade-status.ts";
 
 export * from "./address.ts";
 export * from "./affiliate.ts";
@@ -35,6 +36,7 @@ export * from "./resource-id.ts";
 export * from "./route.ts";
 export * from "./service.ts";
 export * from "./sysctl.ts";
+export * from "./upgrade-status.ts";
 
 /** Every resource type the agent serves. */
 export const agentResources: readonly ResourceDefinition<unknown>[] = [
@@ -43,6 +45,7 @@ export const agentResources: readonly ResourceDefinition<unknown>[] = [
   StagedConfig,
   ConfigTrial,
   MachineStatus,
+  UpgradeStatus,
   ServiceSpec,
   ServiceStatusResource,
   HostnameSpec,

@@ -173,6 +173,12 @@ const rows: Row[] = [
     call: async (c) => void (await c.machine.shutdown({})),
   },
   {
+    name: "Upgrade",
+    rpc: m("Upgrade"),
+    allowed: admin,
+    call: async (c) => void (await c.machine.upgrade({ bundle: new Uint8Array([1, 2, 3]) })),
+  },
+  {
     name: "HealthCheck",
     rpc: m("HealthCheck"),
     allowed: reader,

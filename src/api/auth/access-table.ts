@@ -40,6 +40,8 @@ const machineAccess = {
   etcdRemoveMember: admin,
   // Stops the machine until someone starts it again: more than a reboot.
   shutdown: admin,
+  // Replaces the agent's code: admin only.
+  upgrade: admin,
   // Only reads (as the caller, whose certificate the checking node passes on to the others).
   healthCheck: reader,
 } satisfies Record<keyof typeof MachineService.method, readonly Role[]>;

@@ -52,6 +52,7 @@ export function createFakeMachineService(node: string): ServiceImpl<typeof Machi
     etcdLeaveCluster: () => ({ messages: [{}] }),
     etcdRemoveMember: (req) => said(`removed ${req.memberId}`),
     shutdown: () => ({ messages: [{ actorId: `${node}-shutdown` }] }),
+    upgrade: (req) => ({ messages: [{ upgradeId: `${node}-upgrade`, staged: req.stage }] }),
     async *healthCheck() {
       yield { check: `${node} check`, ok: true, final: true, detail: "fine" };
       yield { done: true, healthy: true };

@@ -1,0 +1,273 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { createClient } from "@connectrpc/connect";
+import type { Command } from "commander";
+import { createApiTransport } from "../api/client/api-transport.ts";
+import { nodeUrl } from "../api/fanout/node-address.ts";
+import { MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
+import { ResourceService } from "../api/gen/plinth/resource/v1alpha1/resource_pb.ts";
+import { resourceFromWire } from "../api/resource-wire.ts";
+import { parseDuration } from "../config/duration.ts";
+import { PlinthError } from "../errors/plinth-error.ts";
+import { type HealthNode, runHealth } from "../health/health-checks.ts";
+import { createBundle, verifyBundle } from "../upgrade/bundle.ts";
+import { type NodeOutcome, type RollingNode, rollingUpgrade } from "../upgrade/rolling.ts";
+import { writeFileAtomic } from "../upgrade/slots.ts";
+import { processIo } from "./cli-io.ts";
+import { globalFlags } from "./client/global-flags.ts";
+import { cleanMessage, describeRemoteError } from "./client/remote-call.ts";
+import { defaultApiPort, loadCredentials } from "./client/session.ts";
+import { printWarnings, warnForce } from "./etcd.ts";
+
+/** The checkout (or slot) this CLI runs from: what `bundle create` packs. */
+const ownRoot = fileURLToPath(new URL("../..", import.meta.url));
+
+function durationFlag(value: string, flag: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 1000) {
+    throw new PlinthError(
+      "invalid_argument",
+      `${flag} must be a duration of at least 1s, like 90s or 2m, current value is '${value}'`,
+    );
+  }
+  return ms;
+}
+
+/** The bundle's bytes, from a file or an http(s) URL. */
+async function loadBundle(source: string): Promise<Uint8Array> {
+  if (/^https?:\/\//.test(source)) {
+    const res = await fetch(source).catch((err: Error) => {
+      throw new PlinthError("unavailable", `--bundle: cannot fetch ${source}: ${err.message}`, {
+        cause: err,
+      });
+    });
+    if (!res.ok) throw new PlinthError("unavailable", `--bundle: ${source} answered HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  return readFile(source).catch((err: Error) => {
+    throw new PlinthError("not_found", `--bundle: cannot read ${source}: ${err.message}`, { cause: err });
+  });
+}
+
+interface NodeApi {
+  readonly machine: ReturnType<typeof createClient<typeof MachineService>>;
+  readonly resources: ReturnType<typeof createClient<typeof ResourceService>>;
+  close(): void;
+}
+
+interface UpgradeStatusSpec {
+  upgradeId: string;
+  fromVersion: string;
+  toVersion: string;
+  state: "staged" | "trying" | "done" | "rolled_back";
+  error: string;
+  lastCheck: string;
+}
+
+async function specOf<S>(
+  api: NodeApi,
+  type: string,
+  id: string,
+  signal: AbortSignal,
+): Promise<S | undefined> {
+  const res = await api.resources.get({ type, id, namespace: "runtime" }, { signal });
+  const r = res.messages[0]?.resource;
+  return r ? (resourceFromWire(r).spec as S) : undefined;
+}
+
+/**
+ * Waits until the node's UpgradeStatus says how upgrade `id` ended. The agent restarts in
+ * between: failed calls are expected for a while.
+ */
+async function waitForOutcome(
+  api: NodeApi,
+  address: string,
+  id: string,
+  deadline: number,
+): Promise<NodeOutcome> {
+  let said = "";
+  const say = (line: string) => {
+    if (line !== said) process.stdout.write(`${address}: ${line}\n`);
+    said = line;
+  };
+  for (;;) {
+    try {
+      const st = await specOf<UpgradeStatusSpec>(api, "UpgradeStatus", "agent", AbortSignal.timeout(3000));
+      if (st && st.upgradeId === id) {
+        if (st.state === "done") return { ok: true, detail: `upgraded ${st.fromVersion} → ${st.toVersion}` };
+        if (st.state === "rolled_back") {
+          return { ok: false, detail: `rolled back to ${st.fromVersion}: ${st.error}` };
+        }
+        say(
+          `new agent ${st.toVersion} running, waiting for it to be healthy${st.lastCheck ? ` (${st.lastCheck})` : ""}`,
+        );
+      } else say("agent restarting");
+    } catch {
+      say("agent restarting");
+    }
+    if (Date.now() > deadline) {
+      return { ok: false, detail: `no outcome within the wait: the node's UpgradeStatus still says ${said}` };
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+interface UpgradeFlags {
+  bundle?: string;
+  stage?: boolean;
+  timeout?: string;
+  force?: boolean;
+  healthTimeout: string;
+}
+
+export function registerUpgrade(program: Command): void {
+  program
+    .command("bundle")
+    .description("agent bundles: the agent's code with a manifest, for `plinth upgrade`")
+    .command("create")
+    .description("pack the agent this CLI runs from (bin/, src/, package.json) into a bundle")
+    .requiredOption("--out <file>", "where to write the bundle (a .tar.gz)")
+    .option(
+      "--bundle-version <version>",
+      "the version the bundle's agent reports (default: package.json's; --version is the CLI's own flag)",
+    )
+    .action(async (flags: { out: string; bundleVersion?: string }) => {
+      const { archive, manifest } = await createBundle({
+        root: ownRoot,
+        ...(flags.bundleVersion !== undefined ? { version: flags.bundleVersion } : {}),
+      });
+      await writeFileAtomic(resolve(flags.out), archive);
+      const files = Object.keys(manifest.files).length;
+      process.stdout.write(
+        `bundle ${manifest.version}: ${files} files, ${archive.length} bytes, written to ${flags.out}\n`,
+      );
+    });
+
+  program
+    .command("upgrade")
+    .description(
+      "install an agent bundle on the target nodes, one at a time (control planes first), rolled back on a node where the new agent is not healthy",
+    )
+    .requiredOption("--bundle <path|url>", "the bundle (`plinth bundle create`), a file or an http(s) URL")
+    .option("--stage", "install now, switch at the next reboot")
+    .option(
+      "--timeout <duration>",
+      "how long the new agent has to become healthy (default: the config's install.healthTimeout)",
+    )
+    .option(
+      "--health-timeout <duration>",
+      "how long to wait for the cluster to be healthy between nodes",
+      "2m",
+    )
+    .option("--force", "upgrade a control plane even when etcd could lose its quorum (loudly)")
+    .action(async (flags: UpgradeFlags, cmd: Command) => {
+      const timeoutMs = flags.timeout !== undefined ? durationFlag(flags.timeout, "--timeout") : undefined;
+      const healthMs = durationFlag(flags.healthTimeout, "--health-timeout");
+      const bundle = await loadBundle(flags.bundle!);
+      // Checked here too, so that a damaged file is refused before any node is touched.
+      const { manifest } = verifyBundle(bundle);
+      if (flags.force) warnForce("upgrading");
+      const gf = globalFlags(cmd);
+      const creds = await loadCredentials(gf, processIo);
+      const endpoints = gf.endpoints ?? creds.endpoints;
+      const addresses = [...(gf.nodes ?? (creds.nodes.length > 0 ? creds.nodes : endpoints.slice(0, 1)))];
+      if (addresses.length === 0) {
+        throw new PlinthError(
+          "invalid_argument",
+          "upgrade: name the nodes with -n/--nodes (or set an endpoint)",
+        );
+      }
+      const apis = new Map<string, NodeApi>();
+      for (const address of addresses) {
+        const t = createApiTransport({
+          url: nodeUrl(address, defaultApiPort),
+          tls: creds.tls,
+          maxMessageBytes: 64 << 20,
+        });
+        apis.set(address, {
+          machine: createClient(MachineService, t.transport),
+          resources: createClient(ResourceService, t.transport),
+          close: () => t.close(),
+        });
+      }
+      const session = (address: string) => ({
+        endpoint: nodeUrl(address, defaultApiPort),
+        identity: creds.identity,
+      });
+      try {
+        const nodes: RollingNode[] = [];
+        for (const address of addresses) {
+          const st = await specOf<{ machineType: RollingNode["role"] }>(
+            apis.get(address)!,
+            "MachineStatus",
+            "machine",
+            AbortSignal.timeout(10_000),
+          ).catch((err) => {
+            throw describeRemoteError(err, session(address));
+          });
+          nodes.push({ address, role: st?.machineType ?? "unknown" });
+        }
+        process.stdout.write(
+          `upgrading ${nodes.length} node${nodes.length === 1 ? "" : "s"} to ${manifest.version}${flags.stage ? " (staged)" : ""}\n`,
+        );
+        const healthNodes: HealthNode[] = nodes
+          .filter((n) => n.role !== "unknown")
+          .map((n) => ({
+            address: n.address,
+            role: n.role as HealthNode["role"],
+            machine: apis.get(n.address)!.machine,
+            resources: apis.get(n.address)!.resources,
+          }));
+        const result = await rollingUpgrade({
+          nodes,
+          async upgrade(node) {
+            const api = apis.get(node.address)!;
+            const res = await api.machine
+              .upgrade({
+                bundle,
+                stage: !!flags.stage,
+                force: !!flags.force,
+                ...(timeoutMs !== undefined ? { timeout: durationFromMs(timeoutMs) } : {}),
+              })
+              .catch((err) => {
+                throw describeRemoteError(err, session(node.address));
+              });
+            const r = res.messages[0]!;
+            printWarnings(node.address, r.warnings);
+            if (r.staged) return { ok: true, detail: `${r.toVersion} staged for the next reboot` };
+            process.stdout.write(
+              `${node.address}: installed ${r.toVersion} (was ${r.fromVersion}), agent restarting\n`,
+            );
+            // The node gives the new agent its timeout; this waits a little longer for the verdict.
+            const waitMs = (timeoutMs ?? 120_000) + 60_000;
+            return waitForOutcome(api, node.address, r.upgradeId, Date.now() + waitMs);
+          },
+          async healthy(before) {
+            if (flags.stage) return { ok: true, detail: "" };
+            process.stdout.write(`checking cluster health before ${before.address}\n`);
+            let last = "";
+            const ok = await runHealth(healthNodes, {
+              deadline: Date.now() + healthMs,
+              report: (check, r, final) => {
+                if (!r.ok && final) last = `${check}: ${cleanMessage(r.detail)}`;
+              },
+            });
+            return { ok, detail: last };
+          },
+        });
+        for (const { node, outcome } of result.outcomes) {
+          process.stdout.write(
+            `${outcome.ok ? "OK  " : "FAIL"} ${node.address}: ${cleanMessage(outcome.detail)}\n`,
+          );
+        }
+        if (!result.ok) {
+          process.stderr.write(`plinth: upgrade stopped: ${cleanMessage(result.stoppedBecause ?? "")}\n`);
+          process.exitCode = 1;
+        }
+      } finally {
+        for (const a of apis.values()) a.close();
+      }
+    });
+}
