@@ -24,7 +24,7 @@ if (doctor.status !== 0) {
 
 // Tests that measure timing on real sockets (latency preference, health-check timeouts) run on
 // their own after the rest, so that other test files' load cannot skew what they measure.
-const timingSensitive = ["src/balancer/balancer.test.ts"];
+const timingSensitive = ["src/balancer/balancer.test.ts", "src/balancer/kernel-data-path.test.ts"];
 
 const patterns = process.argv.slice(2);
 const run = (files: readonly string[], concurrency: number) =>

@@ -15,8 +15,9 @@ import {
 } from "./kernel-data-path.ts";
 import { listen } from "./listen.ts";
 import { type Dial, dialTcp, probeTcp, probeWith } from "./node-dialer.ts";
-import { type UpstreamAddress, upstreamKey } from "./upstream-address.ts";
+import { upstreamKey } from "./upstream-address.ts";
 import { createUpstreamPool, type Upstream } from "./upstream-pool.ts";
+import { createUpstreamWatch } from "./upstream-watch.ts";
 
 export interface BalancerLog {
   info(obj: object, msg: string): void;
@@ -170,19 +171,38 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
    * tolerance of the fastest, as the Node path's first choice. None healthy: an empty map, and
    * the Node listener tries every upstream in turn.
    */
-  function kernelTargets(): UpstreamAddress[] {
+  function kernelTargets(): Upstream[] {
     const healthy = pool.list().filter((u) => u.health === "healthy" && kernelCapable(u.address));
     let best = Number.POSITIVE_INFINITY;
     for (const u of healthy) best = Math.min(best, u.latencyMs ?? Number.POSITIVE_INFINITY);
     const limit = best + Math.max(best * settings.tolerance.relative, settings.tolerance.absoluteMs);
-    return healthy.filter((u) => (u.latencyMs ?? 0) <= limit).map((u) => u.address);
+    return healthy.filter((u) => (u.latencyMs ?? 0) <= limit);
   }
+
+  const probe = options.probe ?? (options.dial ? probeWith(options.dial) : probeTcp);
+  // Kernel mode's passive signal: a watch connection to an upstream closed. Re-checked at once; a
+  // failed check takes the upstream out as a failed dial does on the Node path.
+  const watch = createUpstreamWatch({
+    dial,
+    timeoutMs: () => settings.dialTimeoutMs,
+    onLost(upstream) {
+      if (closed || !upstream.inPool) return;
+      probe(upstream.address, AbortSignal.timeout(settings.healthCheck.timeoutMs)).catch((err: unknown) => {
+        if (!closed && upstream.inPool) pool.failed(upstream, "dial", reasonOf(err));
+      });
+    },
+  });
 
   /** Rewrites the kernel's map when the set changed; a failed rewrite is tried again next time. */
   function syncKernel(): void {
     const path = kernel;
-    if (!path || closed) return;
-    const targets = kernelTargets();
+    if (!path || closed) {
+      watch.sync([]);
+      return;
+    }
+    const upstreams = kernelTargets();
+    watch.sync(upstreams);
+    const targets = upstreams.map((u) => u.address);
     const key = targets.map((t) => t.key).join(",");
     if (key === kernelApplied) return;
     kernelApplied = key;
@@ -231,7 +251,7 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
   }
   const checker = createHealthChecker(pool, {
     ...settings.healthCheck,
-    probe: options.probe ?? (options.dial ? probeWith(options.dial) : probeTcp),
+    probe,
   });
   pool.set(settings.upstreams);
   // Latencies move tiers without a change of health: the kernel's set is re-derived each interval.
@@ -341,6 +361,7 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
       closed = true;
       removeMetrics();
       clearInterval(kernelTimer);
+      watch.close();
       const removing = kernel?.remove().catch((err: unknown) => {
         log.warn({ err }, "cannot remove the API balancer's kernel data path");
       });

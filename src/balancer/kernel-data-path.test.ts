@@ -119,6 +119,30 @@ describe("kernel data path (nftables in a sandbox)", () => {
     assert.equal(tally(await requests(30)).size, 3);
   });
 
+  it("takes out an upstream whose process dies without waiting for the next check", async () => {
+    // Checks every 10 s: only the watch connection's reset can bring the news within 1.5 s.
+    await lb.call("reconfigure", { settings: { healthCheck: { intervalMs: 10_000, timeoutMs: 500 } } });
+    const before = (await status()).upstreams.find((u) => u.address === keys[1]);
+    await lb.call("kill", { upstream: 1 });
+    await eventually(
+      "the dead upstream out of the kernel map",
+      async () => ((await status()).kernelUpstreams.includes(keys[1]!) ? undefined : true),
+      1500,
+      20,
+    );
+    const dead = (await status()).upstreams.find((u) => u.address === keys[1]);
+    assert.equal(dead?.health, "unhealthy");
+    // Taken out as a failed dial (the watch's re-check), not by a scheduled check.
+    assert.equal(dead?.dialErrors, before!.dialErrors + 1);
+    assert.equal(dead?.checkFailures, before!.checkFailures);
+    assert.equal(tally(await requests(10)).get("127.0.21.2"), undefined);
+    await lb.call("revive", { upstream: 1 });
+    await lb.call("reconfigure", { settings: { healthCheck: { intervalMs: 200, timeoutMs: 100 } } });
+    await eventually("all three back in the map", async () =>
+      (await status()).kernelUpstreams.length === 3 ? true : undefined,
+    );
+  });
+
   it("leaves new connections to the Node listener when no upstream is healthy", async () => {
     for (const upstream of [0, 1, 2]) await lb.call("kill", { upstream });
     await eventually("an empty kernel map", async () =>
