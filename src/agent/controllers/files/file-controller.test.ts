@@ -107,7 +107,7 @@ describe("file controller", () => {
     h.runtime.trigger(fileControllerName);
     const mode = await h.waitFor(
       DriftStatus.ptr(`file:${idFromText(paths.motd)}`),
-      (r) => r?.spec.count === 2,
+      (r) => r?.spec.count === 2 && !!r.spec.repairedAt,
     );
     assert.equal(mode?.spec.found, "mode 0640");
     const conf = await h.waitFor(

@@ -50,62 +50,65 @@ export function createFileController(options: OperatorOptions): Controller {
       }
 
       const out = ctx.track(FileStatus.kind());
-      for (const s of specs) {
-        const id = s.metadata.id;
-        const spec = s.spec;
-        const before = previous.get(id);
-        const specHash = fingerprint(spec);
-        let createdByPlinth = before?.createdByPlinth ?? false;
-        let { backup, originalMode, appended } = before ?? {};
-        let error: string | undefined;
-        try {
-          const current = await host.readFile(spec.path);
-          const mode = current === undefined ? undefined : await host.fileMode(spec.path);
-          const problem = differs(spec, current, mode);
-          if (problem) {
-            if (before?.specHash === specHash) {
-              await drift.detected(id, {
-                item: `file ${spec.path}`,
-                expected: expected(spec),
-                found: problem,
-              });
-            }
-            if (current !== undefined && !createdByPlinth && spec.op === "overwrite" && !backup) {
-              const path = `${backupDir}/${id}`;
-              await host.writeFileAtomic(path, current, { mode: 0o600 });
-              backup = path;
-              originalMode = mode;
-            }
-            if (current === undefined || spec.op === "overwrite") {
-              await host.writeFileAtomic(spec.path, spec.content, { mode: spec.mode });
-              if (current === undefined) createdByPlinth = true;
-            } else {
-              await host.appendFile(spec.path, spec.content);
-              if (!createdByPlinth) {
-                appended = { length: spec.content.length, sha256: await sha256Hex(spec.content) };
+      // Items are independent: handled together, their status writes share transactions.
+      await Promise.all(
+        specs.map(async (s) => {
+          const id = s.metadata.id;
+          const spec = s.spec;
+          const before = previous.get(id);
+          const specHash = fingerprint(spec);
+          let createdByPlinth = before?.createdByPlinth ?? false;
+          let { backup, originalMode, appended } = before ?? {};
+          let error: string | undefined;
+          try {
+            const current = await host.readFile(spec.path);
+            const mode = current === undefined ? undefined : await host.fileMode(spec.path);
+            const problem = differs(spec, current, mode);
+            if (problem) {
+              if (before?.specHash === specHash) {
+                await drift.detected(id, {
+                  item: `file ${spec.path}`,
+                  expected: expected(spec),
+                  found: problem,
+                });
+              }
+              if (current !== undefined && !createdByPlinth && spec.op === "overwrite" && !backup) {
+                const path = `${backupDir}/${id}`;
+                await host.writeFileAtomic(path, current, { mode: 0o600 });
+                backup = path;
+                originalMode = mode;
+              }
+              if (current === undefined || spec.op === "overwrite") {
+                await host.writeFileAtomic(spec.path, spec.content, { mode: spec.mode });
+                if (current === undefined) createdByPlinth = true;
+              } else {
+                await host.appendFile(spec.path, spec.content);
+                if (!createdByPlinth) {
+                  appended = { length: spec.content.length, sha256: await sha256Hex(spec.content) };
+                }
               }
             }
+            await drift.inSync(id);
+          } catch (err) {
+            error = messageOf(err);
+            await drift.repairFailed(id, error);
           }
-          await drift.inSync(id);
-        } catch (err) {
-          error = messageOf(err);
-          await drift.repairFailed(id, error);
-        }
-        const observed = await observe(host, spec.path).catch(() => undefined);
-        const status: Status = compact({
-          path: spec.path,
-          op: spec.op,
-          exists: observed !== undefined,
-          ...observed,
-          createdByPlinth,
-          backup,
-          originalMode,
-          appended,
-          specHash: error ? undefined : specHash,
-          error,
-        });
-        await out.apply(canonical(FileStatus, id, status));
-      }
+          const observed = await observe(host, spec.path).catch(() => undefined);
+          const status: Status = compact({
+            path: spec.path,
+            op: spec.op,
+            exists: observed !== undefined,
+            ...observed,
+            createdByPlinth,
+            backup,
+            originalMode,
+            appended,
+            specHash: error ? undefined : specHash,
+            error,
+          });
+          await out.apply(canonical(FileStatus, id, status));
+        }),
+      );
       await out.cleanup();
       return requeue(options);
     },

@@ -46,40 +46,43 @@ export function createSysctlController(options: OperatorOptions): Controller {
       }
 
       const out = ctx.track(SysctlStatus.kind());
-      for (const s of specs) {
-        const { key, value } = s.spec;
-        const id = s.metadata.id;
-        const before = previous.get(id);
-        const specHash = fingerprint(s.spec);
-        let observed: string | undefined;
-        let original = before?.original;
-        let error: string | undefined;
-        try {
-          observed = await host.readSysctl(key);
-          if (observed === undefined) throw new Error(`no such sysctl ${key}`);
-          original ??= observed;
-          if (normalize(observed) !== normalize(value)) {
-            if (before?.specHash === specHash) {
-              await drift.detected(id, { item: `sysctl ${key}`, expected: value, found: observed });
-            }
-            await host.writeSysctl(key, value);
+      // Items are independent: handled together, their status writes share transactions.
+      await Promise.all(
+        specs.map(async (s) => {
+          const { key, value } = s.spec;
+          const id = s.metadata.id;
+          const before = previous.get(id);
+          const specHash = fingerprint(s.spec);
+          let observed: string | undefined;
+          let original = before?.original;
+          let error: string | undefined;
+          try {
             observed = await host.readSysctl(key);
+            if (observed === undefined) throw new Error(`no such sysctl ${key}`);
+            original ??= observed;
+            if (normalize(observed) !== normalize(value)) {
+              if (before?.specHash === specHash) {
+                await drift.detected(id, { item: `sysctl ${key}`, expected: value, found: observed });
+              }
+              await host.writeSysctl(key, value);
+              observed = await host.readSysctl(key);
+            }
+            await drift.inSync(id);
+          } catch (err) {
+            error = messageOf(err);
+            await drift.repairFailed(id, error);
           }
-          await drift.inSync(id);
-        } catch (err) {
-          error = messageOf(err);
-          await drift.repairFailed(id, error);
-        }
-        const status: Status = compact({
-          key,
-          value,
-          observed,
-          original,
-          specHash: error ? undefined : specHash,
-          error,
-        });
-        await out.apply(canonical(SysctlStatus, id, status));
-      }
+          const status: Status = compact({
+            key,
+            value,
+            observed,
+            original,
+            specHash: error ? undefined : specHash,
+            error,
+          });
+          await out.apply(canonical(SysctlStatus, id, status));
+        }),
+      );
       await out.cleanup();
       return requeue(options);
     },
