@@ -7,7 +7,7 @@ import { ResourceService } from "../api/gen/plinth/resource/v1alpha1/resource_pb
 import { parseDuration } from "../config/duration.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
 import { type HealthNode, runHealth } from "../health/health-checks.ts";
-import { defaultMinimums, formatBytes, parseSize, type ResourceMinimums } from "../health/minimums.ts";
+import { defaultMinimums, parseSize, type ResourceMinimums } from "../health/minimums.ts";
 import { listRecords } from "../provision/cluster-record.ts";
 import { processIo } from "./cli-io.ts";
 import { globalFlags } from "./client/global-flags.ts";
@@ -23,6 +23,8 @@ interface HealthFlags {
   minMemory: string;
   minDisk: string;
 }
+
+const sizeFlag = (bytes: number) => `${Math.round(bytes / 1024 / 1024)}Mi`;
 
 function size(flag: string, text: string): number {
   const n = parseSize(text);
@@ -59,12 +61,12 @@ export function registerHealth(program: Command): void {
     .option(
       "--min-memory <size>",
       "memory every node must have available",
-      formatBytes(defaultMinimums.memoryBytes).replace(" ", "").replace("B", ""),
+      sizeFlag(defaultMinimums.memoryBytes),
     )
     .option(
       "--min-disk <size>",
       "free disk every node must have for its state dir",
-      formatBytes(defaultMinimums.diskBytes).replace(" ", "").replace("B", ""),
+      sizeFlag(defaultMinimums.diskBytes),
     )
     .action(async (flags: HealthFlags, cmd: Command) => {
       const waitMs = parseDuration(flags.waitTimeout);
@@ -78,19 +80,24 @@ export function registerHealth(program: Command): void {
         diskBytes: size("--min-disk", flags.minDisk),
       };
       const creds = await loadCredentials(globalFlags(cmd), processIo);
-      if (flags.server) {
-        process.exitCode = (await serverHealth(cmd, flags, waitMs, minimums)) ? 0 : 1;
-        return;
-      }
       let cps = list(flags.controlPlaneNodes);
       let workers = list(flags.workerNodes);
+      /** Named, or from the local cluster: not a guess from the context's endpoints. */
+      let known = cps.length > 0;
       if (cps.length === 0) {
         const local = (await listRecords()).find((r) => r.name === creds.contextName);
+        known = !!local;
         cps = local
           ? local.nodes.filter((n) => n.role === "controlplane").map((n) => n.ip)
           : [...creds.endpoints];
         if (local && workers.length === 0)
           workers = local.nodes.filter((n) => n.role === "worker").map((n) => n.ip);
+      }
+      if (flags.server) {
+        // Without known nodes the checking node takes the cluster it knows (itself and its affiliates).
+        const nodes = known ? { cps, workers } : { cps: [], workers: [] };
+        process.exitCode = (await serverHealth(cmd, nodes, waitMs, minimums)) ? 0 : 1;
+        return;
       }
       const transports = [...cps, ...workers].map((address) =>
         createApiTransport({ url: nodeUrl(address, defaultApiPort), tls: creds.tls }),
@@ -117,12 +124,13 @@ export function registerHealth(program: Command): void {
 
 /**
  * `--server`: the node runs the checks (as this client: it passes the certificate on) and
- * streams each step; nodes named with --control-plane-nodes/--worker-nodes are passed along,
- * otherwise the node checks the cluster it knows (itself and its affiliates).
+ * streams each step; the nodes named with --control-plane-nodes/--worker-nodes (or of the local
+ * cluster) are passed along, otherwise the node checks the cluster it knows (itself and its
+ * affiliates).
  */
 async function serverHealth(
   cmd: Command,
-  flags: HealthFlags,
+  nodes: { cps: string[]; workers: string[] },
   waitMs: number,
   minimums: ResourceMinimums,
 ): Promise<boolean> {
@@ -135,8 +143,8 @@ async function serverHealth(
     }
     const request = {
       waitTimeout: { seconds: BigInt(Math.floor(waitMs / 1000)), nanos: (waitMs % 1000) * 1e6 },
-      controlPlaneNodes: list(flags.controlPlaneNodes),
-      workerNodes: list(flags.workerNodes),
+      controlPlaneNodes: nodes.cps,
+      workerNodes: nodes.workers,
       minMemoryBytes: BigInt(minimums.memoryBytes),
       minDiskBytes: BigInt(minimums.diskBytes),
     };
