@@ -159,7 +159,16 @@ describe("WireGuard mesh between sandboxes", { timeout: 180_000 }, () => {
     });
     await applyMeshRouting(a.host, routing(a));
     assert.match(await check(a.box, "nft", ["list", "table", "inet", "plinth_mesh"]), /ip daddr @steer4/);
-    assert.match(await check(a.box, "ip", ["-4", "rule"]), /fwmark 0x40\/0x40 lookup 180/);
+    for (const family of ["-4", "-6"]) {
+      const rules = (await check(a.box, "ip", [family, "rule"]))
+        .split("\n")
+        .filter((l) => l.includes("lookup 180"));
+      assert.deepEqual(
+        rules,
+        [`${MESH_RULE_PRIORITY}:\tfrom all fwmark 0x40/0x40 lookup 180`],
+        `${family} rules`,
+      );
+    }
     assert.match(await check(a.box, "ip", ["link", "show", LINK]), /mtu 1420/);
     // Set elements change in place.
     await applyMeshRouting(a.host, { ...routing(a), destinations: [prefix, `${b.ip}/32`] });
