@@ -18,7 +18,7 @@ import { packTar, unpackTar } from "../../src/upgrade/tar.ts";
 describe("agent upgrades with rollback, a real agent in a sandbox", () => {
   let a: SandboxedAgent;
   let dir: string;
-  const bundles = { good: "", broken: "", tampered: "" };
+  const bundles = { good: "", good3: "", broken: "", tampered: "" };
   let baseVersion = "";
 
   const version = async () => (await a.machine.version({})).messages[0]?.version?.tag;
@@ -33,6 +33,9 @@ describe("agent upgrades with rollback, a real agent in a sandbox", () => {
     const made = await runCli(["bundle", "create", "--out", bundles.good, "--bundle-version", "9.9.1"]);
     assert.equal(made.code, 0, made.stderr);
     assert.match(made.stdout, /bundle 9\.9\.1: \d+ files, \d+ bytes/);
+    bundles.good3 = join(dir, "good3.tar.gz");
+    const made3 = await runCli(["bundle", "create", "--out", bundles.good3, "--bundle-version", "9.9.3"]);
+    assert.equal(made3.code, 0, made3.stderr);
     // Broken: its entry exits at once (a correct manifest: only the agent itself is bad).
     const good = verifyBundle(await readFile(bundles.good));
     const brokenFiles = good.files.map((f) =>
@@ -104,5 +107,27 @@ describe("agent upgrades with rollback, a real agent in a sandbox", () => {
     assert.match(st.error ?? "", /the agent 9\.9\.2 stopped before it became healthy/);
     const current = await a.box.exec("readlink", ["/var/lib/plinth/state/install/current"]);
     assert.equal(current.stdout.trim(), "a", "back on the slot that was current");
+  });
+
+  it("stages a bundle: nothing changes until the next reboot, which switches to it", async () => {
+    const r = await a.cli(["upgrade", "--bundle", bundles.good3, "--stage"]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /OK\s+\S+: 9\.9\.3 staged for the next reboot/);
+    assert.equal(await version(), "9.9.1");
+    assert.equal((await upgradeStatus()).state, "staged");
+    const rebooted = await a.cli(["reboot"]);
+    assert.equal(rebooted.code, 0, rebooted.stderr);
+    assert.equal(
+      await eventually("the staged agent's version", async () =>
+        (await version()) === "9.9.3" ? "9.9.3" : undefined,
+      ),
+      "9.9.3",
+    );
+    const st = await eventually("the staged upgrade confirmed", async () => {
+      const s = await upgradeStatus();
+      return s.state === "done" ? s : undefined;
+    });
+    assert.equal(st.fromVersion, "9.9.1");
+    assert.equal(st.toSlot, "b");
   });
 });
