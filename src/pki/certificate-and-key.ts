@@ -1,5 +1,3 @@
-import { x509 } from "./x509.ts";
-
 /** A certificate and its private key, both PEM: how they travel in config documents. */
 export interface CertificateAndKey {
   readonly crt: string;
@@ -36,12 +34,4 @@ export function checkValidity(action: string, validity: number): number {
     throw new RangeError(`Cannot ${action}: 'validity' must be > 0 ms, current value is ${validity}`);
   }
   return validity;
-}
-
-/** The subject of an issued certificate: the Organization values (roles) first, then the CN. */
-export function subjectName(commonName: string, organization: readonly string[] = []): x509.Name {
-  return new x509.Name([
-    ...(organization.length > 0 ? [{ O: [...organization] }] : []),
-    { CN: [commonName] },
-  ]);
 }

@@ -1,5 +1,6 @@
+import { X509Certificate } from "node:crypto";
+import { formatName, readCertificate, readName, readSubjectAltNames } from "./certificate-der.ts";
 import { decodePem } from "./pem.ts";
-import { x509 } from "./x509.ts";
 
 /** What Plinth reads from a certificate: names, roles, SANs, lifetime, CA flag. */
 export interface CertificateInfo {
@@ -17,10 +18,10 @@ export interface CertificateInfo {
 }
 
 /** Parses one PEM certificate; throws a TypeError when the text is not one. */
-export function parseCertificate(pem: string): x509.X509Certificate {
+export function parseCertificate(pem: string): X509Certificate {
   const der = decodePem(pem, "CERTIFICATE");
   try {
-    return new x509.X509Certificate(der);
+    return new X509Certificate(der);
   } catch (err) {
     throw new TypeError(
       "Cannot parse certificate: the DER inside the PEM block is not an X.509 certificate",
@@ -38,7 +39,7 @@ export function parseCertificate(pem: string): x509.X509Certificate {
 const described = new Map<string, CertificateInfo>();
 const describedLimit = 64;
 
-export function describeCertificate(pem: string | x509.X509Certificate): CertificateInfo {
+export function describeCertificate(pem: string | X509Certificate): CertificateInfo {
   if (typeof pem !== "string") return describe(pem);
   let info = described.get(pem);
   if (!info) {
@@ -49,21 +50,27 @@ export function describeCertificate(pem: string | x509.X509Certificate): Certifi
   return info;
 }
 
-function describe(cert: x509.X509Certificate): CertificateInfo {
-  const basic = cert.getExtension(x509.BasicConstraintsExtension);
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+/** Node's key types by the names Plinth reports (those of WebCrypto). */
+const keyAlgorithmNames: Record<string, string> = { ed25519: "Ed25519", ec: "ECDSA", rsa: "RSA" };
+
+function describe(cert: X509Certificate): CertificateInfo {
+  const structure = readCertificate(new Uint8Array(cert.raw));
+  const subject = readName(structure.subject);
+  const values = (type: string) => subject.flat().flatMap((a) => (a.type === type ? [a.value] : []));
+  const san = structure.extensions.get("2.5.29.17");
+  const keyType = cert.publicKey.asymmetricKeyType ?? "unknown";
   return Object.freeze({
-    subject: cert.subject,
-    commonName: cert.subjectName.getField("CN")[0] ?? "",
-    organization: Object.freeze(cert.subjectName.getField("O")),
-    issuer: cert.issuer,
-    sans: Object.freeze(san ? san.names.items.map((n) => n.value) : []),
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    isCA: basic?.ca ?? false,
-    serialNumber: cert.serialNumber,
-    publicKeyAlgorithm: cert.publicKey.algorithm.name,
-    extendedKeyUsages: Object.freeze(eku ? eku.usages.map(String) : []),
+    subject: formatName(subject),
+    commonName: values("CN")[0] ?? "",
+    organization: Object.freeze(values("O")),
+    issuer: formatName(readName(structure.issuer)),
+    sans: Object.freeze(san ? readSubjectAltNames(san) : []),
+    notBefore: cert.validFromDate,
+    notAfter: cert.validToDate,
+    isCA: cert.ca,
+    serialNumber: cert.serialNumber.toLowerCase(),
+    publicKeyAlgorithm: keyAlgorithmNames[keyType] ?? keyType,
+    // Node calls the extended key usages "keyUsage".
+    extendedKeyUsages: Object.freeze([...(cert.keyUsage ?? [])]),
   });
 }

@@ -5,10 +5,18 @@ import {
   checkValidity,
   clockSkewAllowance,
   randomSerialNumber,
-  subjectName,
 } from "./certificate-and-key.ts";
-import { exportPrivateKeyPem, generateKeyPair, type KeyAlgorithm, signingAlgorithm } from "./keys.ts";
-import { x509 } from "./x509.ts";
+import {
+  basicConstraintsExtension,
+  buildCertificate,
+  encodeName,
+  keyIdentifier,
+  keyUsageBits,
+  keyUsageExtension,
+  subjectKeyIdentifierExtension,
+} from "./certificate-der.ts";
+import { exportPrivateKeyPem, exportPublicKeyDer, generateKeyPair, type KeyAlgorithm } from "./keys.ts";
+import { encodePem } from "./pem.ts";
 
 export interface CreateCAOptions {
   readonly commonName: string;
@@ -27,21 +35,22 @@ export async function createCA(options: CreateCAOptions): Promise<CertificateAnd
   const algorithm = options.algorithm ?? "Ed25519";
   const now = options.now ?? new Date();
   const keys = await generateKeyPair(algorithm);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+  const publicKey = await exportPublicKeyDer(keys.publicKey);
+  const name = encodeName(options.commonName, options.organization);
+  const der = await buildCertificate({
     serialNumber: randomSerialNumber(),
-    name: subjectName(options.commonName, options.organization),
+    issuer: name,
+    subject: name,
     notBefore: new Date(now.getTime() - clockSkewAllowance),
     notAfter: new Date(now.getTime() + validity),
-    keys,
-    signingAlgorithm: signingAlgorithm(algorithm),
+    publicKey,
+    signingKey: keys.privateKey,
+    signingAlgorithm: algorithm,
     extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
-        true,
-      ),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      basicConstraintsExtension(true),
+      keyUsageExtension([keyUsageBits.keyCertSign, keyUsageBits.cRLSign, keyUsageBits.digitalSignature]),
+      subjectKeyIdentifierExtension(keyIdentifier(publicKey)),
     ],
   });
-  return { crt: cert.toString("pem"), key: await exportPrivateKeyPem(keys.privateKey) };
+  return { crt: encodePem("CERTIFICATE", der), key: await exportPrivateKeyPem(keys.privateKey) };
 }

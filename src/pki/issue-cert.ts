@@ -1,4 +1,4 @@
-import { parseIp } from "../config/net/ip.ts";
+import { X509Certificate } from "node:crypto";
 import {
   type CertificateAndKey,
   checkName,
@@ -6,17 +6,31 @@ import {
   clockSkewAllowance,
   leafValidity,
   randomSerialNumber,
-  subjectName,
 } from "./certificate-and-key.ts";
-import { parseCertificate } from "./certificate-info.ts";
+import {
+  authorityKeyIdentifierExtension,
+  basicConstraintsExtension,
+  buildCertificate,
+  encodeName,
+  extendedKeyUsageExtension,
+  keyIdentifier,
+  keyUsageBits,
+  keyUsageExtension,
+  oids,
+  readCertificate,
+  readKeyIdentifier,
+  subjectAltNameExtension,
+  subjectKeyIdentifierExtension,
+} from "./certificate-der.ts";
+import { describeCertificate, parseCertificate } from "./certificate-info.ts";
 import {
   exportPrivateKeyPem,
+  exportPublicKeyDer,
   generateKeyPair,
   importPrivateKeyPem,
   type KeyAlgorithm,
-  signingAlgorithm,
 } from "./keys.ts";
-import { x509 } from "./x509.ts";
+import { encodePem } from "./pem.ts";
 
 /** server: TLS server auth; client: TLS client auth; peer: both (etcd peers, node-to-node). */
 export type CertUsage = "server" | "client" | "peer";
@@ -40,16 +54,10 @@ export interface IssueCertOptions {
 
 /** The extended key usages a certificate of each usage carries, and that verifying for it requires. */
 export const extendedKeyUsages: Readonly<Record<CertUsage, readonly string[]>> = {
-  server: [x509.ExtendedKeyUsage.serverAuth],
-  client: [x509.ExtendedKeyUsage.clientAuth],
-  peer: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+  server: [oids.serverAuth],
+  client: [oids.clientAuth],
+  peer: [oids.serverAuth, oids.clientAuth],
 };
-
-function sanEntries(sans: readonly string[]): x509.JsonGeneralName[] {
-  return sans.map((value) =>
-    parseIp(value) ? { type: "ip" as const, value } : { type: "dns" as const, value },
-  );
-}
 
 /** Issues a leaf certificate with a fresh key pair, signed by `ca`. */
 export async function issueCert(options: IssueCertOptions): Promise<CertificateAndKey> {
@@ -61,34 +69,40 @@ export async function issueCert(options: IssueCertOptions): Promise<CertificateA
   }
   const validity = checkValidity("issue certificate", options.validity ?? leafValidity);
   const caCert = parseCertificate(options.ca.crt);
-  if (!caCert.getExtension(x509.BasicConstraintsExtension)?.ca) {
-    throw new TypeError(`Cannot issue certificate: 'ca.crt' (${caCert.subject}) is not a CA certificate`);
+  if (!caCert.ca) {
+    throw new TypeError(
+      `Cannot issue certificate: 'ca.crt' (${describeCertificate(caCert).subject}) is not a CA certificate`,
+    );
   }
+  const ca = readCertificate(new Uint8Array(caCert.raw));
+  const caSki = ca.extensions.get(oids.subjectKeyIdentifier);
+  const caKeyId = caSki ? readKeyIdentifier(caSki) : keyIdentifier(ca.publicKey);
   const caKey = await importPrivateKeyPem(options.ca.key);
   const now = options.now ?? new Date();
-  const notAfter = Math.min(now.getTime() + validity, caCert.notAfter.getTime());
+  const notAfter = Math.min(now.getTime() + validity, caCert.validToDate.getTime());
   const keys = await generateKeyPair(options.algorithm ?? "Ed25519");
+  const publicKey = await exportPublicKeyDer(keys.publicKey);
   const sans = options.sans ?? [];
-  const cert = await x509.X509CertificateGenerator.create({
+  const der = await buildCertificate({
     serialNumber: randomSerialNumber(),
-    subject: subjectName(options.subject, options.organization),
-    issuer: caCert.subjectName,
+    subject: encodeName(options.subject, options.organization),
+    issuer: ca.subject,
     notBefore: new Date(now.getTime() - clockSkewAllowance),
     notAfter: new Date(notAfter),
-    publicKey: keys.publicKey,
+    publicKey,
     signingKey: caKey.key,
-    signingAlgorithm: signingAlgorithm(caKey.algorithm),
+    signingAlgorithm: caKey.algorithm,
     extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([...extendedKeyUsages[options.usage]]),
-      ...(sans.length > 0 ? [new x509.SubjectAlternativeNameExtension(sanEntries(sans))] : []),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+      basicConstraintsExtension(false),
+      keyUsageExtension([keyUsageBits.digitalSignature]),
+      extendedKeyUsageExtension(extendedKeyUsages[options.usage]),
+      ...(sans.length > 0 ? [subjectAltNameExtension(sans)] : []),
+      subjectKeyIdentifierExtension(keyIdentifier(publicKey)),
+      authorityKeyIdentifierExtension(caKeyId),
     ],
   });
-  if (!(await cert.verify({ publicKey: caCert, signatureOnly: true }))) {
+  if (!new X509Certificate(der).verify(caCert.publicKey)) {
     throw new TypeError("Cannot issue certificate: 'ca.key' does not belong to 'ca.crt'");
   }
-  return { crt: cert.toString("pem"), key: await exportPrivateKeyPem(keys.privateKey) };
+  return { crt: encodePem("CERTIFICATE", der), key: await exportPrivateKeyPem(keys.privateKey) };
 }

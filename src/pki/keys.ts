@@ -6,7 +6,6 @@ type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 type Algorithm = webcrypto.Algorithm;
 type EcKeyImportParams = webcrypto.EcKeyImportParams;
-type EcdsaParams = webcrypto.EcdsaParams;
 
 /** Ed25519 is the default everywhere; ECDSA P-256 is there for peers that lack Ed25519. */
 export type KeyAlgorithm = "Ed25519" | "ECDSA-P256";
@@ -18,11 +17,6 @@ const keyParams: Record<KeyAlgorithm, EcKeyImportParams | Algorithm> = {
   "ECDSA-P256": { name: "ECDSA", namedCurve: "P-256" },
 };
 
-const signingParams: Record<KeyAlgorithm, Algorithm | EcdsaParams> = {
-  Ed25519: { name: "Ed25519" },
-  "ECDSA-P256": { name: "ECDSA", hash: "SHA-256" },
-};
-
 function checkAlgorithm(algorithm: string): KeyAlgorithm {
   if (!(keyAlgorithms as readonly string[]).includes(algorithm)) {
     throw new TypeError(
@@ -32,10 +26,6 @@ function checkAlgorithm(algorithm: string): KeyAlgorithm {
   return algorithm as KeyAlgorithm;
 }
 
-export function signingAlgorithm(algorithm: KeyAlgorithm): Algorithm | EcdsaParams {
-  return signingParams[checkAlgorithm(algorithm)];
-}
-
 export type { CryptoKey, CryptoKeyPair };
 
 export async function generateKeyPair(algorithm: KeyAlgorithm = "Ed25519"): Promise<CryptoKeyPair> {
@@ -43,6 +33,11 @@ export async function generateKeyPair(algorithm: KeyAlgorithm = "Ed25519"): Prom
     "sign",
     "verify",
   ])) as CryptoKeyPair;
+}
+
+/** SubjectPublicKeyInfo DER, as a certificate carries the key. */
+export async function exportPublicKeyDer(key: CryptoKey): Promise<Uint8Array> {
+  return new Uint8Array(await globalThis.crypto.subtle.exportKey("spki", key));
 }
 
 /** PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`). */
