@@ -69,6 +69,9 @@ describe("WireGuard mesh between sandboxes", { timeout: 180_000 }, () => {
     lab = await createMeshLab(4);
     [a, b, c, d] = lab.nodes as [LabNode, LabNode, LabNode, LabNode];
     for (const n of lab.nodes) before4[n.name] = await networkSnapshot(n.box);
+    // Removing a mesh that never existed (no link, no nft table, no routing table 180) is a no-op.
+    await removeMesh(a.host, { linkName: LINK, table: MESH_ROUTE_TABLE, fwmark: MESH_FWMARK });
+    assert.deepEqual(await networkSnapshot(a.box), before4[a.name]);
     await Promise.all([a, b, c].map((n) => bringUp(n, psk)));
     await bringUp(d, wrongPsk);
   });
