@@ -110,7 +110,6 @@ export function createAgentUpgrades(options: { stateDir: string; version: string
           `Upgrade: the upgrade to ${previous.to.version} is still being tried; wait until it is done or rolled back`,
         );
       }
-      const warnings = req.stage ? [] : await deps.guard();
       const current = await readCurrent(installDir);
       if (current !== slot) {
         throw new PlinthError(
@@ -120,6 +119,8 @@ export function createAgentUpgrades(options: { stateDir: string; version: string
       }
       const target = otherSlot(current);
       await installSlot(installDir, target, bundle, await ownNodeModules());
+      // Last before the record: the guard takes etcd's lifecycle lock, held until the new agent is up.
+      const warnings = req.stage ? [] : await deps.guard();
       const record: UpgradeRecord = {
         id: randomUUID(),
         from: { ...(current ? { slot: current } : {}), version: options.version },
