@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { AddressStatus, Affiliate, Diagnostic, NodeAddress } from "../../resources/index.ts";
+import {
+  AddressStatus,
+  Affiliate,
+  Diagnostic,
+  NodeAddress,
+  NodeIdentity,
+  nodeIdentityId,
+} from "../../resources/index.ts";
 import { createAddressConflictController } from "./address-conflict-controller.ts";
 import { type DiagnosticsHarness, startDiagnosticsHarness } from "./testing/diagnostics-harness.ts";
 
@@ -37,6 +44,9 @@ describe("address conflict controller", () => {
 
   it("reports an address of this machine that another node announces, until that node changes it", async () => {
     await h.state.create(NodeAddress.make("current", { addresses: ["10.5.0.2/24", "fd00::2/64"] }));
+    await h.state.create(NodeIdentity.make(nodeIdentityId, { nodeId: "n1" }));
+    // This machine's own record (a stale copy) is no conflict.
+    await h.state.create(affiliate("n1", "cp-1", ["10.5.0.2", "fd00::2"]));
     await h.state.create(affiliate("n2", "cp-2", ["10.5.0.3"]));
     await h.state.create(affiliate("n3", "cp-3", ["10.5.0.2", "10.5.0.4"]));
     await h.diagnostics((ids) => ids.includes("address-conflict-10.5.0.2"));

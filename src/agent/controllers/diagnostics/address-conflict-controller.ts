@@ -1,6 +1,13 @@
 import type { Controller } from "../../../runtime/controller/controller.ts";
 import type { SpecOf } from "../../../runtime/resource/definition.ts";
-import { AddressStatus, Affiliate, Diagnostic, NodeAddress } from "../../resources/index.ts";
+import {
+  AddressStatus,
+  Affiliate,
+  Diagnostic,
+  NodeAddress,
+  NodeIdentity,
+  nodeIdentityId,
+} from "../../resources/index.ts";
 import { type DiagnosticSpec, reportDiagnostics } from "./report-diagnostics.ts";
 
 const bare = (address: string) => address.split("/")[0]!.toLowerCase();
@@ -17,14 +24,18 @@ export function createAddressConflictController(): Controller {
       { namespace: "network", type: NodeAddress.type, id: "current", kind: "weak" },
       { namespace: "network", type: AddressStatus.type, kind: "weak" },
       { namespace: "cluster", type: Affiliate.type, kind: "weak" },
+      { namespace: "cluster", type: NodeIdentity.type, id: nodeIdentityId, kind: "weak" },
     ],
     outputs: [{ type: Diagnostic.type, kind: "shared" }],
     async reconcile(ctx) {
       const found = new Map<string, DiagnosticSpec>();
       const mine = new Set(((await ctx.find(NodeAddress.ptr("current")))?.spec.addresses ?? []).map(bare));
       const others = new Map<string, string[]>();
+      const self = (await ctx.find(NodeIdentity.ptr(nodeIdentityId)))?.spec.nodeId;
       for (const r of await ctx.list(Affiliate.kind())) {
         const a = r.spec as SpecOf<typeof Affiliate>;
+        // Discovery leaves this machine's own record out; a stale copy of it is no conflict.
+        if (a.nodeId === self) continue;
         for (const address of a.addresses.map(bare)) {
           if (!mine.has(address)) continue;
           others.set(address, [
