@@ -251,6 +251,15 @@ describe("etcd on three control planes, agents as processes on 127.0.0.2-4", () 
       refused.stderr,
       /Cannot reboot .*-127\.0\.0\.3: etcd member .*-127\.0\.0\.4 \(id [0-9a-f]+\) is down or unhealthy \(.*\); .*use --force to reboot anyway/,
     );
+    // An upgrade takes the member down as a reboot does: refused the same way.
+    const bundle = join(dir, "bundle.tar.gz");
+    assert.equal((await runCli(["bundle", "create", "--out", bundle])).code, 0);
+    const upgrade = await as(agents[1]!, "upgrade", "--bundle", bundle);
+    assert.equal(upgrade.code, 1, upgrade.stdout);
+    assert.match(
+      upgrade.stderr,
+      /Cannot upgrade .*-127\.0\.0\.3: etcd member .*-127\.0\.0\.4 \(id [0-9a-f]+\) is down or unhealthy/,
+    );
     const before = await etcdPids(agents[1]!.stateDir);
     const forced = await as(agents[1]!, "reboot", "--force");
     assert.equal(forced.code, 0, forced.stderr);
