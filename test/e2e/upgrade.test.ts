@@ -18,7 +18,7 @@ import { packTar, unpackTar } from "../../src/upgrade/tar.ts";
 describe("agent upgrades with rollback, a real agent in a sandbox", () => {
   let a: SandboxedAgent;
   let dir: string;
-  const bundles = { good: "", good3: "", broken: "", tampered: "" };
+  const bundles = { good: "", good3: "", broken: "", stuck: "", tampered: "" };
   let baseVersion = "";
 
   const version = async () => (await a.machine.version({})).messages[0]?.version?.tag;
@@ -45,6 +45,25 @@ describe("agent upgrades with rollback, a real agent in a sandbox", () => {
     await writeFile(
       bundles.broken,
       packBundle(brokenFiles, { version: "9.9.2", dependencies: good.manifest.dependencies }).archive,
+    );
+    // Stuck: its agent serves, but one controller never converges.
+    const stuckFiles = good.files.map((f) =>
+      f.path === "src/runtime/controller/controller-runtime.ts"
+        ? {
+            ...f,
+            data: Buffer.from(
+              String(f.data).replace(
+                "failing: () =>",
+                'failing: () => [{ name: "StuckController", error: "never converges" }],\n    _failing: () =>',
+              ),
+            ),
+          }
+        : f,
+    );
+    bundles.stuck = join(dir, "stuck.tar.gz");
+    await writeFile(
+      bundles.stuck,
+      packBundle(stuckFiles, { version: "9.9.4", dependencies: good.manifest.dependencies }).archive,
     );
     // Tampered: one file changed after the manifest was written.
     const entries = unpackTar(gunzipSync(await readFile(bundles.good))).map((e) =>
@@ -129,5 +148,20 @@ describe("agent upgrades with rollback, a real agent in a sandbox", () => {
     });
     assert.equal(st.fromVersion, "9.9.1");
     assert.equal(st.toSlot, "b");
+  });
+
+  it("rolls back an agent that serves but is not healthy within the timeout, saying what it saw", async () => {
+    const r = await a.cli(["upgrade", "--bundle", bundles.stuck, "--timeout", "4s"]);
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(
+      r.stdout,
+      /FAIL \S+: rolled back to 9\.9\.3: the agent 9\.9\.4 was not healthy within 4 s: controllers not converged: StuckController \(never converges\)/,
+    );
+    assert.equal(await eventually("the old agent's version", version), "9.9.3");
+    const st = await upgradeStatus();
+    assert.equal(st.state, "rolled_back");
+    assert.equal(st.toSlot, "a");
+    const current = await a.box.exec("readlink", ["/var/lib/plinth/state/install/current"]);
+    assert.equal(current.stdout.trim(), "b");
   });
 });
