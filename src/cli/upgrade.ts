@@ -21,6 +21,9 @@ import { cleanMessage, describeRemoteError } from "./client/remote-call.ts";
 import { defaultApiPort, loadCredentials } from "./client/session.ts";
 import { printWarnings, warnForce } from "./etcd.ts";
 
+/** The API's 4 MiB message limit, less room for the rest of the request. */
+const maxBundleBytes = 4 * 1024 * 1024 - 4096;
+
 /** The checkout (or slot) this CLI runs from: what `bundle create` packs. */
 const ownRoot = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -168,6 +171,12 @@ export function registerUpgrade(program: Command): void {
       const bundle = await loadBundle(flags.bundle!);
       // Checked here too, so that a damaged file is refused before any node is touched.
       const { manifest } = verifyBundle(bundle);
+      if (bundle.length > maxBundleBytes) {
+        throw new PlinthError(
+          "invalid_argument",
+          `--bundle: ${flags.bundle} is ${bundle.length} bytes; the machine API accepts up to ${maxBundleBytes} (a bundle holds no node_modules)`,
+        );
+      }
       if (flags.force) warnForce("upgrading");
       const gf = globalFlags(cmd);
       const creds = await loadCredentials(gf, processIo);
