@@ -5,6 +5,7 @@ import { impersonatorRole } from "../api/auth/roles.ts";
 import { createApiTransport } from "../api/client/api-transport.ts";
 import { fromConnectError } from "../api/error-mapping.ts";
 import { MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
+import { ResourceService } from "../api/gen/plinth/resource/v1alpha1/resource_pb.ts";
 import {
   type ClientConfig,
   contextTls,
@@ -265,6 +266,7 @@ export async function createCluster(options: CreateClusterOptions): Promise<Crea
     await waitReady(plan, clientConfig, deadline, say);
     phaseDone("mTLS ready");
     await bootstrapEtcd(plan, clientConfig, deadline, say);
+    if (plan.mesh) await waitMesh(plan, clientConfig, deadline, say);
     phaseDone("etcd healthy");
 
     record.status = "running";
@@ -339,5 +341,42 @@ async function bootstrapEtcd(
     });
   } finally {
     first.close();
+  }
+}
+
+/** With the mesh: every node has every other node as a peer that is up (MeshPeerStatus). */
+async function waitMesh(
+  plan: ClusterPlan,
+  clientConfig: ClientConfig,
+  deadline: number,
+  say: (line: string) => void,
+): Promise<void> {
+  const { context } = selectContext(clientConfig);
+  const apis = plan.nodes.map((node) =>
+    createApiTransport({ url: `https://${node.ip}:${apiPort}`, tls: contextTls(context) }),
+  );
+  try {
+    const clients = apis.map((api) => createClient(ResourceService, api.transport));
+    let reported = -1;
+    await until("every mesh peer to be up", deadline, async () => {
+      let complete = 0;
+      for (const [i, client] of clients.entries()) {
+        const res = await client.list({ type: "MeshPeerStatus" }, { timeoutMs: 2000 });
+        const up = new Set(
+          (res.messages[0]?.resources ?? [])
+            .map((r) => JSON.parse(new TextDecoder().decode(r.spec)) as { hostname: string; state: string })
+            .filter((p) => p.state === "up")
+            .map((p) => p.hostname),
+        );
+        if (plan.nodes.every((n, j) => i === j || up.has(n.name))) complete++;
+      }
+      if (complete !== reported) {
+        reported = complete;
+        say(`mesh: ${complete}/${plan.nodes.length} nodes have every peer up`);
+      }
+      return complete === plan.nodes.length ? true : undefined;
+    });
+  } finally {
+    for (const api of apis) api.close();
   }
 }

@@ -254,14 +254,31 @@ describe("mesh across NAT in a local cluster", () => {
     for (const ns of namespaces) assert.ok(!listed.includes(ns), `namespace ${ns} is gone`);
     const present = ip("-br", "link");
     for (const link of links) assert.ok(!present.includes(link), `link ${link} is gone`);
-    const alive = pids.filter((pid) => {
+    // An ended process whose parent already exited may wait a moment for init to reap it
+    // (state Z): ended all the same.
+    const running = (pid: number) => {
       try {
-        process.kill(pid, 0);
-        return true;
+        return !/^\d+ \(.*\) Z/.test(execFileSync("cat", [`/proc/${pid}/stat`], { encoding: "utf8" }));
       } catch {
         return false;
       }
-    });
+    };
+    const alive = await eventually(
+      "the cluster's processes to end",
+      () => {
+        const left = pids.filter(running);
+        return left.length === 0 ? left : undefined;
+      },
+      5000,
+      100,
+    ).catch(() =>
+      pids
+        .filter(running)
+        .map(
+          (pid) =>
+            `${pid} ${execFileSync("cat", [`/proc/${pid}/cmdline`], { encoding: "utf8" }).replaceAll("\0", " ")}`,
+        ),
+    );
     assert.deepEqual(alive, [], "every process of the cluster has ended");
     const mounts = await readFile("/proc/mounts", "utf8");
     assert.ok(!mounts.includes(join(home, "clusters")), "no node mount is left on the host");
