@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { createAgent } from "../agent/agent.ts";
 import { parseHostPort } from "../agent/host-port.ts";
+import { scheduleStartupMemoryRelease } from "../agent/release-startup-memory.ts";
 import { parseDuration } from "../config/duration.ts";
 import { armTrialDeadline, chooseAgentCode, restartExitCode, runSlot } from "../upgrade/launcher.ts";
 import { version } from "../version.ts";
@@ -99,6 +100,7 @@ export function registerAgent(program: Command): void {
       process.once("SIGTERM", () => stop("SIGTERM"));
       process.once("SIGINT", () => stop("SIGINT"));
       await agent.start();
+      scheduleStartupMemoryRelease();
       await stopped;
       await agent.stop();
       // The node's init (or systemd) starts the agent again, from the slot now current.
