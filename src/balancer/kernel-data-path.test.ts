@@ -11,9 +11,64 @@ import { type SandboxedBalancer, startSandboxedBalancer } from "./testing/sandbo
 // ruleset is never read or changed.
 
 async function requireNft(): Promise<void> {
-  if (!(await findBinary("nft"))) {
-    throw new Error("the kernel data path tests need nft (nftables): run 'npx plinth doctor --install'");
+  for (const [bin, pkg] of [
+    ["nft", "nftables"],
+    ["conntrack", "conntrack"],
+  ]) {
+    if (!(await findBinary(bin!))) {
+      throw new Error(`the kernel data path tests need ${bin} (${pkg}): run 'npx plinth doctor --install'`);
+    }
   }
+}
+
+/** A conntrack entry as a connection from 127.0.0.1:sport to :7445 translated to `upstream` leaves it. */
+async function addConntrackEntry(
+  box: Sandbox,
+  sport: number,
+  upstream: string,
+  state: string,
+): Promise<void> {
+  const [host, port] = [
+    upstream.slice(0, upstream.lastIndexOf(":")),
+    upstream.slice(upstream.lastIndexOf(":") + 1),
+  ];
+  const r = await box.exec("conntrack", [
+    "-I",
+    "-p",
+    "tcp",
+    "-s",
+    "127.0.0.1",
+    "-d",
+    "127.0.0.1",
+    "--sport",
+    String(sport),
+    "--dport",
+    "7445",
+    "-r",
+    host,
+    "-q",
+    "127.0.0.1",
+    "--reply-port-src",
+    port,
+    "--reply-port-dst",
+    String(sport),
+    "--state",
+    state,
+    "-t",
+    "60",
+    "-u",
+    "SEEN_REPLY",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+async function conntrackStates(box: Sandbox, upstream: string): Promise<string[]> {
+  const host = upstream.slice(0, upstream.lastIndexOf(":"));
+  const r = await box.exec("conntrack", ["-L", "-p", "tcp", "--reply-src", host, "--dport", "7445"]);
+  return r.stdout
+    .split("\n")
+    .flatMap((l) => /^tcp\s+\d+\s+\d+\s+(\S+)/.exec(l)?.[1] ?? [])
+    .sort();
 }
 
 async function netState(box: Sandbox): Promise<{ ruleset: string; routeLocalnet: string }> {
@@ -123,6 +178,10 @@ describe("kernel data path (nftables in a sandbox)", () => {
     // Checks every 10 s: only the watch connection's reset can bring the news within 1.5 s.
     await lb.call("reconfigure", { settings: { healthCheck: { intervalMs: 10_000, timeoutMs: 500 } } });
     const before = (await status()).upstreams.find((u) => u.address === keys[1]);
+    // A connection the upstream refused (conntrack would hand its translation to a new
+    // connection from the same port) and an open one (which must stay).
+    await addConntrackEntry(box, 40000, keys[1]!, "CLOSE");
+    await addConntrackEntry(box, 40001, keys[1]!, "ESTABLISHED");
     await lb.call("kill", { upstream: 1 });
     await eventually(
       "the dead upstream out of the kernel map",
@@ -136,6 +195,10 @@ describe("kernel data path (nftables in a sandbox)", () => {
     assert.equal(dead?.dialErrors, before!.dialErrors + 1);
     assert.equal(dead?.checkFailures, before!.checkFailures);
     assert.equal(tally(await requests(10)).get("127.0.21.2"), undefined);
+    await eventually("the refused connection's entry deleted", async () =>
+      (await conntrackStates(box, keys[1]!)).includes("CLOSE") ? undefined : true,
+    );
+    assert.ok((await conntrackStates(box, keys[1]!)).includes("ESTABLISHED"));
     await lb.call("revive", { upstream: 1 });
     await lb.call("reconfigure", { settings: { healthCheck: { intervalMs: 200, timeoutMs: 100 } } });
     await eventually("all three back in the map", async () =>

@@ -104,6 +104,37 @@ async function nft(run: RunCommand, script: string, what: string): Promise<void>
 }
 
 /**
+ * Deletes the conntrack entries of refused connections (state CLOSE) from the listen address to
+ * an upstream that left the map. Conntrack lets a new connection from the same source port reuse
+ * such an entry for 10 s, translation included, so without this a client whose port comes round
+ * again would be sent to the dead upstream. Open connections (other states) are left alone. Best
+ * effort: `conntrack` (package conntrack) is optional; exit code 1 means there was none.
+ */
+async function forgetRefused(
+  run: RunCommand,
+  conntrack: string,
+  host: string,
+  port: number,
+  upstream: UpstreamAddress,
+): Promise<void> {
+  await run(conntrack, [
+    "-D",
+    "-p",
+    "tcp",
+    "--orig-dst",
+    host,
+    "--dport",
+    String(port),
+    "--reply-src",
+    upstream.host,
+    "--reply-port-src",
+    String(upstream.port),
+    "--state",
+    "CLOSE",
+  ]).catch(() => {});
+}
+
+/**
  * route_localnet as it was before Plinth changed it: from the comment of a table left by an
  * earlier run (that one may have changed it and crashed), or as it is now.
  */
@@ -128,7 +159,8 @@ export async function installKernelDataPath(options: {
   const run = options.run ?? runCommand;
   const { value: before, leftover } = await originalRouteLocalnet(run);
   await nft(run, tableScript(options.host, options.port, before), "create the balancer table");
-  let current: readonly string[] = [];
+  let current: readonly UpstreamAddress[] = [];
+  const conntrack = await findBinary("conntrack");
   // Whether the sysctl may differ from `before` because of Plinth (this run or an earlier one).
   let localnetSet = leftover;
   let queue: Promise<void> = Promise.resolve();
@@ -143,7 +175,7 @@ export async function installKernelDataPath(options: {
 
   return {
     get targets() {
-      return current;
+      return current.map((t) => t.key);
     },
     setTargets(targets) {
       const usable = targets.filter(kernelCapable);
@@ -158,7 +190,17 @@ export async function installKernelDataPath(options: {
           `flush map ip ${kernelTable} slots\n${slotElements(usable)}`,
           "rewrite the upstream map",
         );
-        current = usable.map((t) => t.key);
+        const kept = new Set(usable.map((t) => t.key));
+        const left = current.filter((t) => !kept.has(t.key));
+        current = usable;
+        if (conntrack && left.length > 0) {
+          const forget = async () => {
+            for (const t of left) await forgetRefused(run, conntrack, options.host, options.port, t);
+          };
+          await forget();
+          // Once more a little later: connections refused while the map changed end up after the first pass.
+          setTimeout(() => void serial(forget), 1000).unref();
+        }
       });
     },
     remove() {

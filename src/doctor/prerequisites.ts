@@ -68,4 +68,12 @@ export const prerequisites: readonly Prerequisite[] = [
     versionArgs: ["--version"],
     neededBy: ["mesh", "cluster", "tests", "host", "bench"],
   },
+  // The API balancer's kernel data path deletes the conntrack entries of connections refused by
+  // an upstream that left its map (optional: without it, a reused source port may meet them).
+  {
+    binary: "conntrack",
+    aptPackage: "conntrack",
+    versionArgs: ["--version"],
+    neededBy: ["host", "tests", "bench"],
+  },
 ];
