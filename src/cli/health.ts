@@ -50,7 +50,7 @@ const list = (v: string | undefined) =>
 export function registerHealth(program: Command): void {
   program
     .command("health")
-    .description("check the cluster: APIs, etcd on every control plane, membership, services")
+    .description("check the cluster: APIs, etcd, membership, memory and disk, diagnostics, services")
     .option("--wait-timeout <duration>", "how long to keep retrying failing checks", "2m")
     .option(
       "--control-plane-nodes <list>",
