@@ -35,7 +35,7 @@ export async function clusterBench(_options: BenchOptions): Promise<Record<strin
     const createToHealthyS = round((performance.now() - t0) / 1000, 2);
     // The bundle is made before the clock starts: what is timed is the rollout.
     const bundle = join(home, "bundle.tar.gz");
-    const made = await cli("bundle", "create", "--out", bundle, "--bundle-version", "0.0.0-bench.1");
+    const made = await cli("bundle", "create", "--out", bundle, "--version", "0.0.0-bench.1");
     if (made.code !== 0) throw new Error(`bundle create failed:\n${made.stderr}`);
     const nodes = [2, 3, 4, 5, 6].map((i) => `10.240.0.${i}`).join(",");
     const tu = performance.now();

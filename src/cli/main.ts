@@ -58,13 +58,14 @@ function verbOf(argv: readonly string[]): string | undefined {
 }
 
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
+  const verb = verbOf(argv);
   const program = new Command("plinth")
     .description("API-driven, declarative, SSH-free management of Linux machines and their clusters")
-    .version(version, "-v, --version", "print the CLI version")
     .showHelpAfterError()
     .exitOverride();
+  // `bundle create --version V` names the bundle's version, not a request for the CLI's.
+  if (verb !== "bundle") program.version(version, "-v, --version", "print the CLI version");
   addGlobalFlags(program);
-  const verb = verbOf(argv);
   const name = verb && (verbs[verb] ? verb : aliases[verb]);
   const groups = name ? [verbs[name]!] : Object.values(verbs);
   for (const register of await Promise.all(groups.map((load) => load()))) register(program);

@@ -14,7 +14,7 @@ describe("plinth bundle create / plinth upgrade: local checks", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "plinth-cli-upgrade-"));
     bundle = join(dir, "b.tar.gz");
-    const r = await runCli(["bundle", "create", "--out", bundle, "--bundle-version", "1.2.3-rc.1"]);
+    const r = await runCli(["bundle", "create", "--out", bundle, "--version", "1.2.3-rc.1"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
@@ -26,8 +26,8 @@ describe("plinth bundle create / plinth upgrade: local checks", () => {
   it("refuses a bad version, a bad duration and an unreadable bundle, naming the flag", async () => {
     const cases: [string[], RegExp][] = [
       [
-        ["bundle", "create", "--out", join(dir, "x"), "--bundle-version", "a b"],
-        /--bundle-version must be a version like 1.2.3/,
+        ["bundle", "create", "--out", join(dir, "x"), "--version", "a b"],
+        /--version must be a version like 1.2.3/,
       ],
       [
         ["upgrade", "--bundle", bundle, "--timeout", "soon"],

@@ -132,14 +132,11 @@ export function registerUpgrade(program: Command): void {
     .command("create")
     .description("pack the agent this CLI runs from (bin/, src/, package.json) into a bundle")
     .requiredOption("--out <file>", "where to write the bundle (a .tar.gz)")
-    .option(
-      "--bundle-version <version>",
-      "the version the bundle's agent reports (default: package.json's; --version is the CLI's own flag)",
-    )
-    .action(async (flags: { out: string; bundleVersion?: string }) => {
+    .option("--version <version>", "the version the bundle's agent reports (default: package.json's)")
+    .action(async (flags: { out: string; version?: string }) => {
       const { archive, manifest } = await createBundle({
         root: ownRoot,
-        ...(flags.bundleVersion !== undefined ? { version: flags.bundleVersion } : {}),
+        ...(flags.version !== undefined ? { version: flags.version } : {}),
       });
       await writeFileAtomic(resolve(flags.out), archive);
       const files = Object.keys(manifest.files).length;

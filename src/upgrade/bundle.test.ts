@@ -90,10 +90,7 @@ describe("agent bundles", () => {
   });
 
   it("refuses a bad version when packing", async () => {
-    await assert.rejects(
-      createBundle({ root, version: "../1" }),
-      /--bundle-version must be a version like 1.2.3/,
-    );
+    await assert.rejects(createBundle({ root, version: "../1" }), /--version must be a version like 1.2.3/);
   });
 
   it("checks that the node holds the exact dependency versions", async () => {

@@ -82,7 +82,7 @@ export async function createBundle(options: {
     dependencies?: Record<string, string>;
   };
   const version = options.version ?? pkg.version;
-  checkBundleVersion(version, "--bundle-version");
+  checkBundleVersion(version, "--version");
   const paths: string[] = [];
   for (const dir of ["bin", "src"]) await walk(root, dir, paths);
   paths.sort();

@@ -30,11 +30,11 @@ describe("agent upgrades with rollback, a real agent in a sandbox", () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "plinth-e2e-upgrade-"));
     bundles.good = join(dir, "good.tar.gz");
-    const made = await runCli(["bundle", "create", "--out", bundles.good, "--bundle-version", "9.9.1"]);
+    const made = await runCli(["bundle", "create", "--out", bundles.good, "--version", "9.9.1"]);
     assert.equal(made.code, 0, made.stderr);
     assert.match(made.stdout, /bundle 9\.9\.1: \d+ files, \d+ bytes/);
     bundles.good3 = join(dir, "good3.tar.gz");
-    const made3 = await runCli(["bundle", "create", "--out", bundles.good3, "--bundle-version", "9.9.3"]);
+    const made3 = await runCli(["bundle", "create", "--out", bundles.good3, "--version", "9.9.3"]);
     assert.equal(made3.code, 0, made3.stderr);
     // Broken: its entry exits at once (a correct manifest: only the agent itself is bad).
     const good = verifyBundle(await readFile(bundles.good));
