@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { RunResult } from "../../src/agent/host/host.ts";
-import { requireSandboxTools } from "../../src/testing/sandbox.ts";
+import { findBinary } from "../../src/doctor/doctor.ts";
+import { createSandbox, requireSandboxTools } from "../../src/testing/sandbox.ts";
 
 /** A process holding the namespaces, and what runs inside them. */
 export interface LabBox {
@@ -119,6 +120,8 @@ export interface LabOptions {
   readonly nodes: number;
   /** First three octets of the /24 the nodes get addresses in, from .11 on. */
   readonly subnet: string;
+  /** Sandboxes with a private copy of /etc and /var (src/testing/sandbox.ts), for agents. */
+  readonly privateEtc?: boolean;
   /** A private tmpfs on /run/wireguard in each node, where wireguard-go puts its control socket. */
   readonly wireguardRun?: boolean;
 }
@@ -139,13 +142,15 @@ export async function createLab(options: LabOptions): Promise<Lab> {
     await Promise.all(boxes.map((b) => b.destroy()));
   };
   try {
+    const make = (name: string): Promise<LabBox> =>
+      options.privateEtc ? createSandbox({ name }) : createBox(name);
     const sw = await createBox(`${options.name}-switch`);
     boxes.push(sw);
     await run(sw, "ip", ["link", "add", "br0", "type", "bridge"]);
     await run(sw, "ip", ["link", "set", "br0", "up"]);
     const nodes: LabNode[] = [];
     for (let i = 1; i <= options.nodes; i++) {
-      const box = await createBox(`${options.name}-${i}`);
+      const box = await make(`${options.name}-${i}`);
       boxes.push(box);
       const ip = `${options.subnet}.${10 + i}`;
       await run(sw, "ip", [
@@ -177,5 +182,49 @@ export async function createLab(options: LabOptions): Promise<Lab> {
   } catch (err) {
     await destroy();
     throw err;
+  }
+}
+
+export async function requireBinaries(names: readonly [string, string][]): Promise<void> {
+  const missing: string[] = [];
+  for (const [binary, pkg] of names) if (!(await findBinary(binary))) missing.push(`${binary} (${pkg})`);
+  if (missing.length > 0) {
+    throw new Error(`missing ${missing.join(", ")}: run 'npx plinth doctor --install' as root`);
+  }
+}
+
+const pingTimeoutMs = 60_000;
+
+/**
+ * Every ordered pair of nodes that has not yet got an answer pings once (1 s timeout), in
+ * parallel, until all have; returns when the last pair got one.
+ */
+export async function untilAllPing(
+  nodes: readonly LabNode[],
+  /** A node's address, or undefined while it has none yet. */
+  address: (i: number) => string | undefined | Promise<string | undefined>,
+  what: string,
+  failed: () => string | undefined,
+): Promise<void> {
+  const pending = new Set<string>();
+  for (let a = 0; a < nodes.length; a++)
+    for (let b = 0; b < nodes.length; b++) if (a !== b) pending.add(`${a}>${b}`);
+  const deadline = performance.now() + pingTimeoutMs;
+  while (pending.size > 0) {
+    const why = failed();
+    if (why) throw new Error(why);
+    if (performance.now() > deadline) {
+      throw new Error(`${what}: no answer within ${pingTimeoutMs / 1000} s for ${[...pending].join(", ")}`);
+    }
+    await Promise.all(
+      [...pending].map(async (pair) => {
+        const [a, b] = pair.split(">").map(Number) as [number, number];
+        const to = await address(b);
+        if (to === undefined) return;
+        const r = await nodes[a]!.box.exec("ping", ["-n", "-q", "-c", "1", "-W", "1", to]);
+        if (r.code === 0) pending.delete(pair);
+      }),
+    );
+    if (pending.size > 0) await new Promise((r) => setTimeout(r, 10));
   }
 }

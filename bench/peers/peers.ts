@@ -18,6 +18,7 @@ import {
 const comparisons: readonly (readonly [number, () => Promise<Comparison>])[] = [
   [1, async () => (await import("./converge-vs-ansible.ts")).convergeVsAnsible],
   [2, async () => (await import("./cluster-vs-etcd.ts")).clusterVsEtcd],
+  [3, async () => (await import("./mesh-vs-nebula.ts")).meshVsNebula],
   [4, async () => (await import("./api-vs-grpc-js.ts")).apiVsGrpcJs],
   [5, async () => (await import("./store-vs-sqlite.ts")).storeVsSqlite],
 ];

@@ -124,7 +124,7 @@ export function renderTable(outcomes: readonly Outcome[], runs: number): string 
           `  ${s.spec.label}`,
           `${number(s.median, digits)}${u}`,
           runs > 1 ? `${number(s.min, digits)}–${number(s.max, digits)}` : "",
-          goal ? `${goal.higherIsBetter ? "≥" : "≤"} ${number(goal.value, 0)}${u}` : "",
+          goal ? `${goal.higherIsBetter ? "≥" : "≤"} ${goal.value.toLocaleString("en")}${u}` : "",
           s.met === undefined ? "" : s.met ? "met" : "MISSED",
         ]);
       }
