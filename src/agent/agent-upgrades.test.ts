@@ -112,6 +112,16 @@ describe("the agent's side of upgrades", () => {
     );
   });
 
+  it("installs one upgrade at a time", async () => {
+    const results = await Promise.allSettled([
+      upgrades.install({ bundle, stage: true, force: false }, deps()),
+      upgrades.install({ bundle, stage: true, force: false }, deps()),
+    ]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+    const refused = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    assert.match(String(refused.reason), /another upgrade is being installed on this node/);
+  });
+
   it("refuses a second upgrade while one is being tried", async () => {
     await upgrades.install({ bundle, stage: false, force: false }, deps());
     const r = (await readUpgradeRecord(upgrades.installDir))!;

@@ -27,6 +27,16 @@ export interface UpgradeRequest {
   readonly force: boolean;
 }
 
+/** What installing needs from the agent. */
+export interface InstallDeps {
+  /** The etcd quorum guard for "upgrade"; returns warnings (a check skipped with force). */
+  readonly guard: () => Promise<string[]>;
+  readonly defaultTimeoutMs: number;
+  readonly state: State;
+  /** Whether this node's etcd member is healthy now: then the new agent's must be too. */
+  readonly etcdHealthy: boolean;
+}
+
 export interface UpgradeAccepted {
   readonly upgradeId: string;
   readonly fromVersion: string;
@@ -54,6 +64,8 @@ async function ownNodeModules(): Promise<string> {
 export function createAgentUpgrades(options: { stateDir: string; version: string; log: () => Logger }) {
   const installDir = installDirOf(options.stateDir);
   const slot = runningSlot();
+  /** One upgrade at a time: two would unpack into the same slot. */
+  let installing = false;
 
   async function publish(state: State, record: UpgradeRecord | undefined): Promise<void> {
     if (!record) return;
@@ -78,6 +90,54 @@ export function createAgentUpgrades(options: { stateDir: string; version: string
     );
   }
 
+  async function installNow(req: UpgradeRequest, deps: InstallDeps): Promise<UpgradeAccepted> {
+    const bundle = verifyBundle(req.bundle);
+    await checkDependencies(bundle.manifest, await ownNodeModules());
+    const previous = await readUpgradeRecord(installDir);
+    if (previous?.state === "trying") {
+      throw new PlinthError(
+        "failed_precondition",
+        `Upgrade: the upgrade to ${previous.to.version} is still being tried; wait until it is done or rolled back`,
+      );
+    }
+    const current = await readCurrent(installDir);
+    if (current !== slot) {
+      throw new PlinthError(
+        "failed_precondition",
+        `Upgrade: slot ${current ?? "(none)"} is current but this agent runs from ${slot ?? "its start-up code"}; reboot first`,
+      );
+    }
+    const target = otherSlot(current);
+    await installSlot(installDir, target, bundle, await ownNodeModules());
+    // Last before the record: the guard takes etcd's lifecycle lock, held until the new agent is up.
+    const warnings = req.stage ? [] : await deps.guard();
+    const record: UpgradeRecord = {
+      id: randomUUID(),
+      from: { ...(current ? { slot: current } : {}), version: options.version },
+      to: { slot: target, version: bundle.manifest.version },
+      state: "staged",
+      timeoutMs: req.timeoutMs ?? deps.defaultTimeoutMs,
+      requestedAt: new Date().toISOString(),
+      attempts: 0,
+      requireEtcd: deps.etcdHealthy,
+    };
+    await writeUpgradeRecord(installDir, record);
+    await publish(deps.state, record);
+    options
+      .log()
+      .info(
+        { from: options.version, to: record.to.version, slot: target, stage: req.stage },
+        req.stage ? "upgrade staged for the next reboot" : "upgrade installed: restarting the agent",
+      );
+    return {
+      upgradeId: record.id,
+      fromVersion: options.version,
+      toVersion: record.to.version,
+      staged: req.stage,
+      warnings,
+    };
+  }
+
   return {
     installDir,
 
@@ -85,67 +145,25 @@ export function createAgentUpgrades(options: { stateDir: string; version: string
      * Verifies and installs the bundle and records the upgrade as staged; the caller then
      * restarts the process (unless `stage`), and the launcher switches and tries it.
      */
-    async install(
-      req: UpgradeRequest,
-      deps: {
-        guard: () => Promise<string[]>;
-        defaultTimeoutMs: number;
-        state: State;
-        /** Whether this node's etcd member is healthy now: then the new agent's must be too. */
-        etcdHealthy: boolean;
-      },
-    ): Promise<UpgradeAccepted> {
+    async install(req: UpgradeRequest, deps: InstallDeps): Promise<UpgradeAccepted> {
       if (req.timeoutMs !== undefined && req.timeoutMs < 1000) {
         throw new PlinthError(
           "invalid_argument",
           `Upgrade: 'timeout' must be at least 1s, current value is ${req.timeoutMs} ms`,
         );
       }
-      const bundle = verifyBundle(req.bundle);
-      await checkDependencies(bundle.manifest, await ownNodeModules());
-      const previous = await readUpgradeRecord(installDir);
-      if (previous?.state === "trying") {
+      if (installing) {
         throw new PlinthError(
           "failed_precondition",
-          `Upgrade: the upgrade to ${previous.to.version} is still being tried; wait until it is done or rolled back`,
+          "Upgrade: another upgrade is being installed on this node",
         );
       }
-      const current = await readCurrent(installDir);
-      if (current !== slot) {
-        throw new PlinthError(
-          "failed_precondition",
-          `Upgrade: slot ${current ?? "(none)"} is current but this agent runs from ${slot ?? "its start-up code"}; reboot first`,
-        );
+      installing = true;
+      try {
+        return await installNow(req, deps);
+      } finally {
+        installing = false;
       }
-      const target = otherSlot(current);
-      await installSlot(installDir, target, bundle, await ownNodeModules());
-      // Last before the record: the guard takes etcd's lifecycle lock, held until the new agent is up.
-      const warnings = req.stage ? [] : await deps.guard();
-      const record: UpgradeRecord = {
-        id: randomUUID(),
-        from: { ...(current ? { slot: current } : {}), version: options.version },
-        to: { slot: target, version: bundle.manifest.version },
-        state: "staged",
-        timeoutMs: req.timeoutMs ?? deps.defaultTimeoutMs,
-        requestedAt: new Date().toISOString(),
-        attempts: 0,
-        requireEtcd: deps.etcdHealthy,
-      };
-      await writeUpgradeRecord(installDir, record);
-      await publish(deps.state, record);
-      options
-        .log()
-        .info(
-          { from: options.version, to: record.to.version, slot: target, stage: req.stage },
-          req.stage ? "upgrade staged for the next reboot" : "upgrade installed: restarting the agent",
-        );
-      return {
-        upgradeId: record.id,
-        fromVersion: options.version,
-        toVersion: record.to.version,
-        staged: req.stage,
-        warnings,
-      };
     },
 
     /** Whether a staged upgrade waits for the next reboot (which must then restart the process). */
