@@ -309,4 +309,36 @@ describe("kernel data path to an upstream on another host", () => {
     assert.deepEqual(await lb.call("requests", { port: 7445, count: 2 }), Array(2).fill("10.231.0.2:ping"));
     assert.equal((await lb.call<BalancerStatus>("status")).upstreams[0]!.connectionsTotal, 2);
   });
+
+  it("after a crash, the next balancer still restores route_localnet as it was before the first", async () => {
+    const before = await netState(a);
+    const [key] = await upstream.call<string[]>("upstreams", { hosts: ["10.231.0.2"] });
+    const settings = {
+      port: 7446,
+      upstreams: [key],
+      dataPath: "kernel",
+      healthCheck: { intervalMs: 200, timeoutMs: 100 },
+    };
+    const crashing = startSandboxedBalancer(a);
+    await crashing.call("start", { settings });
+    await eventually("route_localnet set", async () =>
+      (await netState(a)).routeLocalnet === "1" ? true : undefined,
+    );
+    await crashing.kill();
+    // The kernel keeps forwarding without the process.
+    assert.match((await netState(a)).ruleset, /table ip plinth_balancer/);
+    assert.deepEqual(await lb.call("requests", { port: 7446, count: 1 }), ["10.231.0.2:ping"]);
+
+    const next = startSandboxedBalancer(a);
+    try {
+      await next.call("start", { settings });
+      await eventually("the upstream in the new map", async () =>
+        (await next.call<BalancerStatus>("status")).kernelUpstreams.length === 1 ? true : undefined,
+      );
+      await next.call("close");
+      assert.deepEqual(await netState(a), before);
+    } finally {
+      await next.stop();
+    }
+  });
 });

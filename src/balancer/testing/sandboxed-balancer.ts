@@ -10,6 +10,8 @@ import type { Sandbox } from "../../testing/sandbox.ts";
 export interface SandboxedBalancer {
   call<T = unknown>(op: string, args?: Record<string, unknown>): Promise<T>;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash: nothing is cleaned up. */
+  kill(): Promise<void>;
 }
 
 const script = fileURLToPath(new URL("./sandboxed-balancer-process.ts", import.meta.url));
@@ -38,6 +40,12 @@ export function startSandboxedBalancer(box: Sandbox): SandboxedBalancer {
         waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
         child.stdin!.write(`${JSON.stringify({ id, op, ...args })}\n`);
       });
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
