@@ -183,6 +183,9 @@ describe("mesh across NAT in a local cluster", () => {
     const w2 = cp1Peers.find((p) => p.hostname === `${name}-worker-2`)!;
     assert.equal(w1.endpoint, `${record.sites[1]!.router!.publicIp}:${nodeNamed("worker-1").meshPort}`);
     assert.equal(w2.endpoint, `${nodeNamed("worker-2").ip}:${nodeNamed("worker-2").meshPort}`);
+    const health = await cli("--context", name, "health", "--wait-timeout", "60s");
+    assert.equal(health.code, 0, health.stdout + health.stderr);
+    assert.match(health.stdout, /^OK +all mesh peers up: 3 nodes, 6 peer links up/m);
     const w1Peers = byHostname.get(`${name}-worker-1`)!;
     for (const p of w1Peers)
       assert.ok(p.endpoint.startsWith(`${record.sites[0]!.router!.publicIp}:`), p.endpoint);
