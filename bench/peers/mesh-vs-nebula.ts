@@ -27,6 +27,13 @@ export const meshVsNebula: Comparison = {
       digits: 0,
       json: true,
     },
+    {
+      key: "plinthMeshLinksMs",
+      label: "of Plinth's: until every node has its mesh link and address",
+      unit: "ms",
+      digits: 0,
+      json: false,
+    },
     { key: "nebulaConvergeMs", label: "Nebula: daemons start → the same", unit: "ms", digits: 0, json: true },
     {
       key: "meshConvergeOverNebula",
@@ -72,6 +79,7 @@ export const meshVsNebula: Comparison = {
     const plinth = await plinthMesh();
     return {
       plinthMeshConvergeMs: plinth.convergeMs,
+      plinthMeshLinksMs: plinth.linksMs,
       nebulaConvergeMs,
       meshConvergeOverNebula: plinth.convergeMs / nebulaConvergeMs,
       plinthMeshMbps: plinth.bitsPerSec / 1e6,

@@ -43,7 +43,7 @@ async function meshAddress(box: LabBox): Promise<string | undefined> {
   return links[0]?.addr_info?.[0]?.local;
 }
 
-export async function plinthMesh(): Promise<{ convergeMs: number; bitsPerSec: number }> {
+export async function plinthMesh(): Promise<{ convergeMs: number; linksMs: number; bitsPerSec: number }> {
   await requireBinaries([
     ["wg", "wireguard-tools"],
     ["wireguard-go", "wireguard-go"],
@@ -91,6 +91,7 @@ export async function plinthMesh(): Promise<{ convergeMs: number; bitsPerSec: nu
       files.push(file);
     }
     const addresses: (string | undefined)[] = [];
+    let linksAt: number | undefined;
     const t0 = performance.now();
     for (const [i, n] of nodes.entries()) {
       const agent = n.box.spawn(
@@ -123,6 +124,8 @@ export async function plinthMesh(): Promise<{ convergeMs: number; bitsPerSec: nu
       nodes,
       async (i) => {
         addresses[i] ??= await meshAddress(nodes[i]!.box);
+        if (linksAt === undefined && nodes.every((_, j) => addresses[j] !== undefined))
+          linksAt = performance.now();
         return addresses[i];
       },
       "Plinth mesh",
@@ -130,7 +133,7 @@ export async function plinthMesh(): Promise<{ convergeMs: number; bitsPerSec: nu
     );
     const convergeMs = performance.now() - t0;
     const bitsPerSec = await iperf(nodes[0]!.box, nodes[1]!.box, addresses[1]!);
-    return { convergeMs, bitsPerSec };
+    return { convergeMs, linksMs: (linksAt ?? performance.now()) - t0, bitsPerSec };
   } catch (err) {
     throw new Error(
       `Plinth side: ${(err as Error).message}\n${logs.map((l, i) => `agent ${i + 1}: ${l}`).join("\n")}`,
