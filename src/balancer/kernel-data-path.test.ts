@@ -174,6 +174,29 @@ describe("kernel data path (nftables in a sandbox)", () => {
     assert.equal(tally(await requests(30)).size, 3);
   });
 
+  it("moves to another port live: the new table replaces the old one", async () => {
+    await lb.call("reconfigure", { settings: { port: 7447 } });
+    await eventually("all three in the new map", async () =>
+      (await status()).kernelUpstreams.length === 3 ? true : undefined,
+    );
+    const table = (await box.exec("nft", ["list", "table", "ip", "plinth_balancer"])).stdout;
+    assert.match(table, /tcp dport 7447 dnat/);
+    assert.doesNotMatch(table, /7445/);
+    const before = (await status()).upstreams.reduce((sum, u) => sum + u.connectionsTotal, 0);
+    assert.equal(tally(await lb.call<string[]>("requests", { port: 7447, count: 6 })).size, 3);
+    assert.equal(
+      (await status()).upstreams.reduce((sum, u) => sum + u.connectionsTotal, 0),
+      before,
+    );
+    assert.match((await requests(1))[0]!, /^error: .*ECONNREFUSED/);
+    await lb.call("reconfigure", { settings: { port } });
+    await eventually("back on the first port", async () =>
+      (await status()).kernelUpstreams.length === 3 && (await requests(1))[0]!.endsWith(":ping")
+        ? true
+        : undefined,
+    );
+  });
+
   it("takes out an upstream whose process dies without waiting for the next check", async () => {
     // Checks every 10 s: only the watch connection's reset can bring the news within 1.5 s.
     await lb.call("reconfigure", { settings: { healthCheck: { intervalMs: 10_000, timeoutMs: 500 } } });
@@ -227,6 +250,14 @@ describe("kernel data path (nftables in a sandbox)", () => {
   it("removes its table when the balancer closes, leaving the ruleset and sysctls as before", async () => {
     assert.notDeepEqual((await netState(box)).ruleset, beforeState.ruleset);
     await lb.call("close");
+    assert.deepEqual(await netState(box), beforeState);
+  });
+
+  it("refuses the kernel data path where it cannot run, saying why", async () => {
+    await assert.rejects(
+      lb.call("start", { settings: { host: "::1", port: 0, dataPath: "kernel" } }),
+      /Cannot use the kernel data path for the API balancer: it needs an IPv4 listen address, not ::1/,
+    );
     assert.deepEqual(await netState(box), beforeState);
   });
 
@@ -321,9 +352,10 @@ describe("kernel data path to an upstream on another host", () => {
     };
     const crashing = startSandboxedBalancer(a);
     await crashing.call("start", { settings });
-    await eventually("route_localnet set", async () =>
-      (await netState(a)).routeLocalnet === "1" ? true : undefined,
+    await eventually("the upstream in the map", async () =>
+      (await crashing.call<BalancerStatus>("status")).kernelUpstreams.length === 1 ? true : undefined,
     );
+    assert.equal((await netState(a)).routeLocalnet, "1");
     await crashing.kill();
     // The kernel keeps forwarding without the process.
     assert.match((await netState(a)).ruleset, /table ip plinth_balancer/);
