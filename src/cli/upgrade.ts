@@ -12,6 +12,7 @@ import { resourceFromWire } from "../api/resource-wire.ts";
 import { parseDuration } from "../config/duration.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
 import { type HealthNode, runHealth } from "../health/health-checks.ts";
+import { listRecords } from "../provision/cluster-record.ts";
 import { createBundle, verifyBundle } from "../upgrade/bundle.ts";
 import { type NodeOutcome, type RollingNode, rollingUpgrade } from "../upgrade/rolling.ts";
 import { writeFileAtomic } from "../upgrade/slots.ts";
@@ -117,6 +118,42 @@ async function waitForOutcome(
   }
 }
 
+/**
+ * What the health checks between two nodes look at: the whole local cluster named like the
+ * context when there is one (as `plinth health` does); otherwise the nodes being upgraded and
+ * every etcd member's host, since the checks compare the members with the control planes.
+ */
+async function healthTargets(
+  nodes: readonly RollingNode[],
+  contextName: string,
+  api: (address: string) => NodeApi,
+): Promise<HealthNode[]> {
+  const local = (await listRecords()).find((r) => r.name === contextName);
+  const targets = new Map<string, HealthNode["role"]>();
+  if (local) {
+    for (const n of local.nodes) targets.set(n.ip, n.role === "controlplane" ? "controlplane" : "worker");
+  } else {
+    for (const n of nodes) if (n.role !== "unknown") targets.set(n.address, n.role);
+    const cp = nodes.find((n) => n.role === "controlplane");
+    if (cp) {
+      const res = await api(cp.address).machine.etcdMemberList({}, { signal: AbortSignal.timeout(10_000) });
+      for (const m of res.messages[0]?.members ?? []) {
+        for (const u of m.peerUrls) {
+          const host = new URL(u).hostname;
+          if (![...targets.keys()].some((t) => t === host || t.startsWith(`${host}:`)))
+            targets.set(host, "controlplane");
+        }
+      }
+    }
+  }
+  return [...targets].map(([address, role]) => ({
+    address,
+    role,
+    machine: api(address).machine,
+    resources: api(address).resources,
+  }));
+}
+
 interface UpgradeFlags {
   bundle?: string;
   stage?: boolean;
@@ -186,18 +223,19 @@ export function registerUpgrade(program: Command): void {
         );
       }
       const apis = new Map<string, NodeApi>();
-      for (const address of addresses) {
-        const t = createApiTransport({
-          url: nodeUrl(address, defaultApiPort),
-          tls: creds.tls,
-          maxMessageBytes: 64 << 20,
-        });
-        apis.set(address, {
-          machine: createClient(MachineService, t.transport),
-          resources: createClient(ResourceService, t.transport),
-          close: () => t.close(),
-        });
-      }
+      const api = (address: string): NodeApi => {
+        let a = apis.get(address);
+        if (!a) {
+          const t = createApiTransport({ url: nodeUrl(address, defaultApiPort), tls: creds.tls });
+          a = {
+            machine: createClient(MachineService, t.transport),
+            resources: createClient(ResourceService, t.transport),
+            close: () => t.close(),
+          };
+          apis.set(address, a);
+        }
+        return a;
+      };
       const session = (address: string) => ({
         endpoint: nodeUrl(address, defaultApiPort),
         identity: creds.identity,
@@ -206,7 +244,7 @@ export function registerUpgrade(program: Command): void {
         const nodes: RollingNode[] = [];
         for (const address of addresses) {
           const st = await specOf<{ machineType: RollingNode["role"] }>(
-            apis.get(address)!,
+            api(address),
             "MachineStatus",
             "machine",
             AbortSignal.timeout(10_000),
@@ -218,20 +256,12 @@ export function registerUpgrade(program: Command): void {
         process.stdout.write(
           `upgrading ${nodes.length} node${nodes.length === 1 ? "" : "s"} to ${manifest.version}${flags.stage ? " (staged)" : ""}\n`,
         );
-        const healthNodes: HealthNode[] = nodes
-          .filter((n) => n.role !== "unknown")
-          .map((n) => ({
-            address: n.address,
-            role: n.role as HealthNode["role"],
-            machine: apis.get(n.address)!.machine,
-            resources: apis.get(n.address)!.resources,
-          }));
+        const healthNodes = flags.stage ? [] : await healthTargets(nodes, creds.contextName, api);
         const result = await rollingUpgrade({
           nodes,
           async upgrade(node) {
-            const api = apis.get(node.address)!;
-            const res = await api.machine
-              .upgrade({
+            const res = await api(node.address)
+              .machine.upgrade({
                 bundle,
                 stage: !!flags.stage,
                 force: !!flags.force,
@@ -248,7 +278,7 @@ export function registerUpgrade(program: Command): void {
             );
             // The node gives the new agent its timeout; this waits a little longer for the verdict.
             const waitMs = (timeoutMs ?? 120_000) + 60_000;
-            return waitForOutcome(api, node.address, r.upgradeId, Date.now() + waitMs);
+            return waitForOutcome(api(node.address), node.address, r.upgradeId, Date.now() + waitMs);
           },
           async healthy(before) {
             if (flags.stage) return { ok: true, detail: "" };
@@ -257,7 +287,9 @@ export function registerUpgrade(program: Command): void {
             const ok = await runHealth(healthNodes, {
               deadline: Date.now() + healthMs,
               report: (check, r, final) => {
-                if (!r.ok && final) last = `${check}: ${cleanMessage(r.detail)}`;
+                if (r.ok) return;
+                last = `${check}: ${cleanMessage(r.detail)}`;
+                process.stdout.write(`  ${final ? "FAIL" : "waiting"} ${last}\n`);
               },
             });
             return { ok, detail: last };

@@ -164,6 +164,34 @@ describe("local clusters on network namespaces", () => {
     assert.equal(rev.stdout.trim(), "1", "the node came back with its config");
   });
 
+  it("upgrades rolling, control planes first, the new agents reporting the bundle's version", async () => {
+    const bundle = join(home, "next.tar.gz");
+    const made = await cli("bundle", "create", "--out", bundle, "--version", "0.0.0-e2e.1");
+    assert.equal(made.code, 0, made.stderr);
+    // The worker is named first: the control plane still goes first.
+    const r = await cli(
+      "--context",
+      "e2e-a",
+      "-n",
+      "10.231.0.5,10.231.0.4",
+      "upgrade",
+      "--bundle",
+      bundle,
+      "--health-timeout",
+      "60s",
+    );
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const installed = [...r.stdout.matchAll(/^(\S+?)(?::50000)?: installed 0\.0\.0-e2e\.1/gm)].map(
+      (m) => m[1],
+    );
+    assert.deepEqual(installed, ["10.231.0.4", "10.231.0.5"]);
+    assert.match(r.stdout, /checking cluster health before 10\.231\.0\.5/);
+    assert.match(r.stdout, /^OK +10\.231\.0\.4\S*: upgraded \S+ → 0\.0\.0-e2e\.1/m);
+    assert.match(r.stdout, /^OK +10\.231\.0\.5\S*: upgraded \S+ → 0\.0\.0-e2e\.1/m);
+    const versions = await cli("--context", "e2e-a", "-n", "10.231.0.4,10.231.0.5", "version");
+    assert.equal(versions.stdout.match(/Plinth 0\.0\.0-e2e\.1/g)?.length, 2, versions.stdout);
+  });
+
   it("destroy leaves no namespace, bridge, process, mount or file behind", async () => {
     for (const name of ["e2e-a", "e2e-b"]) {
       const r = await cli("cluster", "destroy", "--name", name);
