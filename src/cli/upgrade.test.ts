@@ -47,6 +47,31 @@ describe("plinth bundle create / plinth upgrade: local checks", () => {
     }
   });
 
+  it("fetches a bundle from an http URL and verifies it like a file", async () => {
+    const { createServer } = await import("node:http");
+    const tampered = join(dir, "t.tar.gz");
+    const entries = unpackTar(gunzipSync(await readFile(bundle))).map((e) =>
+      e.path === "package.json" ? { ...e, data: Buffer.from("{}\n") } : e,
+    );
+    await writeFile(tampered, gzipSync(packTar(entries)));
+    const server = createServer(async (req, res) => {
+      if (req.url === "/t.tar.gz") res.end(await readFile(tampered));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const got = await runCli(["upgrade", "--bundle", `${base}/t.tar.gz`]);
+      assert.equal(got.code, 1);
+      assert.match(got.stderr, /bundle refused: 'package.json' has sha256/);
+      const missing = await runCli(["upgrade", "--bundle", `${base}/none.tar.gz`]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /--bundle: http:\/\/127\.0\.0\.1:\d+\/none\.tar\.gz answered HTTP 404/);
+    } finally {
+      server.close();
+    }
+  });
+
   it("refuses a tampered bundle before connecting anywhere", async () => {
     const entries = unpackTar(gunzipSync(await readFile(bundle))).map((e) =>
       e.path === "bin/plinth.js" ? { ...e, data: Buffer.from("process.exit(0)\n") } : e,
