@@ -17,6 +17,7 @@ import { requireSandboxTools } from "../../src/testing/sandbox.ts";
 
 const name = "e2e-mnat";
 const cidr = "10.234.0.0/24";
+const crashed = "e2e-mnat-crash";
 
 const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8" });
 /** Runs a command inside a namespace; resolves with its exit code and output. */
@@ -105,7 +106,7 @@ describe("mesh across NAT in a local cluster", () => {
 
   after(async () => {
     if (home) {
-      await cli("cluster", "destroy", "--name", name);
+      for (const n of [name, crashed]) await cli("cluster", "destroy", "--name", n);
       await rm(home, { recursive: true, force: true });
     }
   });
@@ -289,5 +290,40 @@ describe("mesh across NAT in a local cluster", () => {
     assert.equal(now.wireguardMounts, baseline.wireguardMounts);
     assert.equal(now.nft, baseline.nft);
     assert.equal(now.forwarding, baseline.forwarding);
+  });
+
+  it("destroy without a record (a crash before the first write) finds routers, bridges and the discovery service by name", async () => {
+    const created = await cli(
+      "cluster",
+      "create",
+      "--name",
+      crashed,
+      "--controlplanes",
+      "1",
+      "--workers",
+      "1",
+      "--cidr",
+      "10.236.0.0/24",
+      "--topology",
+      "nat",
+      "--with-mesh",
+    );
+    assert.equal(created.code, 0, created.stdout + created.stderr);
+    const dir = join(home, "clusters", crashed);
+    const made: ClusterRecord = JSON.parse(await readFile(join(dir, "cluster.json"), "utf8"));
+    await rm(join(dir, "cluster.json"));
+    const discoveryPids = ip("netns", "pids", made.discovery!.netns).split(/\s+/).filter(Boolean);
+    assert.ok(discoveryPids.length > 0, "the discovery service runs in its namespace");
+    const destroyed = await cli("cluster", "destroy", "--name", crashed);
+    assert.equal(destroyed.code, 0, destroyed.stderr);
+    assert.match(destroyed.stdout, /discovery service: stopped/);
+    assert.match(destroyed.stdout, /router plinth-e2e-mnat-crash-router-2: removed/);
+    const listed = ip("netns", "list");
+    assert.doesNotMatch(listed, /plinth-e2e-mnat-crash-/);
+    const links = ip("-br", "link");
+    for (const link of [...made.sites.map((s) => s.bridge), made.public!.bridge, made.discovery!.veth]) {
+      assert.ok(!links.includes(link), `link ${link} is gone`);
+    }
+    assert.equal((await hostState()).nft, baseline.nft);
   });
 });
