@@ -7,6 +7,7 @@ export interface UpstreamStatus {
   readonly health: UpstreamHealth;
   /** Moving average of connect times, ms; undefined until a connect succeeded. */
   readonly latencyMs: number | undefined;
+  /** Open connections: the Node listener's, plus the kernel's as last counted (conntrack). */
   readonly activeConnections: number;
   readonly connectionsTotal: number;
   /** Bytes of closed and open connections, client → upstream. */

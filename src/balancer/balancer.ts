@@ -34,6 +34,8 @@ export interface BalancerOptions extends BalancerSettings {
   readonly log?: BalancerLog;
   /** How `nft` is run for the kernel data path; default a child process of this one. */
   readonly run?: RunCommand;
+  /** How often the kernel data path's open connections are counted (conntrack); default 5 s. */
+  readonly kernelCountIntervalMs?: number;
   /** Called after upstreams join or leave or change health, and after a reconfigure. */
   readonly onChange?: () => void;
 }
@@ -257,6 +259,28 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
   // Latencies move tiers without a change of health: the kernel's set is re-derived each interval.
   let kernelTimer = setInterval(syncKernel, settings.healthCheck.intervalMs);
   kernelTimer.unref();
+  // The kernel's open connections per upstream, for the status: counted now and then, not per call.
+  let kernelCounts = new Map<string, number>();
+  let counting = false;
+  function countKernel(): void {
+    const path = kernel;
+    if (!path) kernelCounts = new Map();
+    if (!path || closed || counting) return;
+    counting = true;
+    path
+      .countConnections()
+      .then(
+        (counts) => {
+          if (path === kernel) kernelCounts = counts ?? new Map();
+        },
+        (err: unknown) => log.warn({ err }, "cannot count the kernel data path's connections"),
+      )
+      .finally(() => {
+        counting = false;
+      });
+  }
+  const countTimer = setInterval(countKernel, options.kernelCountIntervalMs ?? 5000);
+  countTimer.unref();
   const removeMetrics = options.registry ? addBalancerMetrics(options.registry, status) : silent;
   log.info({ listen: upstreamKey(bound.host, bound.port) }, "API balancer listening");
 
@@ -277,13 +301,15 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
       const [to, from] = openBytes.get(c.target) ?? [0, 0];
       openBytes.set(c.target, [to + c.client.bytesRead, from + c.client.bytesWritten]);
     }
+    let inKernel = 0;
+    for (const n of kernelCounts.values()) inKernel += n;
     const upstreams = pool.list().map((u): UpstreamStatus => {
       const [to, from] = openBytes.get(u) ?? [0, 0];
       return {
         address: u.address.key,
         health: u.health,
         latencyMs: u.latencyMs,
-        activeConnections: u.activeConnections,
+        activeConnections: u.activeConnections + (kernelCounts.get(u.address.key) ?? 0),
         connectionsTotal: u.connectionsTotal,
         bytesToUpstream: u.closedBytesToUpstream + to,
         bytesFromUpstream: u.closedBytesFromUpstream + from,
@@ -296,7 +322,7 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
       listen: upstreamKey(bound.host, bound.port),
       dataPath: kernel ? "kernel" : "node",
       kernelUpstreams: kernel?.targets ?? [],
-      activeConnections: live.size,
+      activeConnections: live.size + inKernel,
       refusedConnections: refused,
       upstreams,
     };
@@ -361,6 +387,7 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
       closed = true;
       removeMetrics();
       clearInterval(kernelTimer);
+      clearInterval(countTimer);
       watch.close();
       const removing = kernel?.remove().catch((err: unknown) => {
         log.warn({ err }, "cannot remove the API balancer's kernel data path");

@@ -116,6 +116,7 @@ describe("kernel data path (nftables in a sandbox)", () => {
         port,
         upstreams: keys,
         dataPath: "kernel",
+        kernelCountIntervalMs: 100,
         healthCheck: { intervalMs: 200, timeoutMs: 100 },
       },
     });
@@ -143,6 +144,12 @@ describe("kernel data path (nftables in a sandbox)", () => {
     const first = await lb.call<string>("exchange", { socket, text: "ping" });
     const owner = keys.findIndex((k) => first.startsWith(`${k.slice(0, k.lastIndexOf(":"))}:`));
     assert.ok(owner >= 0, first);
+    // The kernel's open connection shows in the status, on its upstream (counted from conntrack).
+    const counted = await eventually("the open connection counted", async () => {
+      const now = await status();
+      return now.activeConnections === 1 ? now : undefined;
+    });
+    assert.equal(counted.upstreams.find((u) => u.address === keys[owner])?.activeConnections, 1);
     const victim = (owner + 1) % 3;
     await lb.call("kill", { upstream: victim });
     const killedAt = Date.now();

@@ -21,6 +21,11 @@ export interface KernelDataPath {
   setTargets(targets: readonly UpstreamAddress[]): Promise<void>;
   /** The upstreams in the map now, `host:port`. */
   readonly targets: readonly string[];
+  /**
+   * Open connections the kernel forwards, by upstream `host:port` (conntrack entries in state
+   * ESTABLISHED to the listen address); undefined without `conntrack`.
+   */
+  countConnections(): Promise<Map<string, number> | undefined>;
   /** Deletes the table and puts back the sysctl it changed. */
   remove(): Promise<void>;
 }
@@ -101,6 +106,21 @@ async function nft(run: RunCommand, script: string, what: string): Promise<void>
       `Cannot ${what} in nftables table ip ${kernelTable}: ${r.stderr.trim()}`,
     );
   }
+}
+
+/**
+ * `conntrack -L` lines → entries by the reply direction's source (the upstream after DNAT):
+ * `tcp 6 431999 ESTABLISHED src=… dst=… sport=… dport=… src=UPSTREAM dst=… sport=PORT …`.
+ */
+export function countByReplySource(listing: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of listing.split("\n")) {
+    const m = /src=\S+ dst=\S+ sport=\d+ dport=\d+ .*?src=(\S+) dst=\S+ sport=(\d+)/.exec(line);
+    if (!m) continue;
+    const key = `${m[1]}:${m[2]}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /**
@@ -202,6 +222,22 @@ export async function installKernelDataPath(options: {
           setTimeout(() => void serial(forget), 1000).unref();
         }
       });
+    },
+    async countConnections() {
+      if (!conntrack) return undefined;
+      const r = await run(conntrack, [
+        "-L",
+        "-p",
+        "tcp",
+        "--orig-dst",
+        options.host,
+        "--dport",
+        String(options.port),
+        "--state",
+        "ESTABLISHED",
+      ]);
+      if (r.code !== 0) return undefined;
+      return countByReplySource(r.stdout);
     },
     remove() {
       return serial(async () => {
