@@ -184,6 +184,16 @@ describe("mesh across NAT in a local cluster", () => {
     const w2 = cp1Peers.find((p) => p.hostname === `${name}-worker-2`)!;
     assert.equal(w1.endpoint, `${record.sites[1]!.router!.publicIp}:${nodeNamed("worker-1").meshPort}`);
     assert.equal(w2.endpoint, `${nodeNamed("worker-2").ip}:${nodeNamed("worker-2").meshPort}`);
+    // Each node has its own /run/wireguard, holding its own link's control socket.
+    for (const node of record.nodes) {
+      const init = record.pids[node.name]!;
+      const mounts = await readFile(`/proc/${init}/mounts`, "utf8");
+      assert.match(mounts, /^tmpfs \/run\/wireguard tmpfs /m, `${node.name} has a private /run/wireguard`);
+      const links = execFileSync("nsenter", ["-t", String(init), "-m", "-n", "wg", "show", "interfaces"], {
+        encoding: "utf8",
+      });
+      assert.equal(links.trim(), "plinth-mesh");
+    }
     const health = await cli("--context", name, "health", "--wait-timeout", "60s");
     assert.equal(health.code, 0, health.stdout + health.stderr);
     assert.match(health.stdout, /^OK +all mesh peers up: 3 nodes, 6 peer links up/m);
