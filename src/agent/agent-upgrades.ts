@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { realpath } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { PlinthError } from "../errors/plinth-error.ts";
@@ -51,9 +52,22 @@ export function runningSlot(): SlotName | undefined {
   return s === "a" || s === "b" ? s : undefined;
 }
 
-/** The node_modules this agent runs with (a slot's is a link to it): what a new slot links to. */
+/**
+ * The node_modules this agent runs with (a slot's is a link to it): what a new slot links to.
+ * Found beside this source file, or, when the agent runs from a bundled build kept elsewhere,
+ * beside the `bin/plinth.js` the process was started with.
+ */
 async function ownNodeModules(): Promise<string> {
-  return realpath(fileURLToPath(new URL("../../node_modules", import.meta.url)));
+  const candidates = [fileURLToPath(new URL("../../node_modules", import.meta.url))];
+  if (process.argv[1]) candidates.push(join(dirname(await realpath(process.argv[1])), "..", "node_modules"));
+  for (const dir of candidates) {
+    const real = await realpath(dir).catch(() => undefined);
+    if (real && (await stat(join(real, "zod", "package.json")).catch(() => undefined))) return real;
+  }
+  throw new PlinthError(
+    "failed_precondition",
+    `Upgrade: cannot find the node_modules this agent runs with (looked at ${candidates.join(", ")})`,
+  );
 }
 
 /**
