@@ -12,6 +12,7 @@ import {
   type MeshPeerState,
   readMeshPeers,
   removeMesh,
+  setPeerEndpoint,
   syncMeshPeers,
   wireguardGoCommand,
 } from "../../../mesh/index.ts";
@@ -237,6 +238,11 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
         // rather than at the next keepalive.
         const addresses = JSON.stringify((await ctx.find(NodeAddress.ptr("current")))?.spec.addresses ?? []);
         if (lastAddresses !== "" && addresses !== lastAddresses) {
+          // Setting an endpoint again drops the source address WireGuard stuck to (it may be gone).
+          for (const p of peers) {
+            const at = observed.get(p.spec.publicKey)?.endpoint;
+            if (at) await setPeerEndpoint(host, MESH_LINK_NAME, p.spec.publicKey, at).catch(() => {});
+          }
           await provokeKeepalives(
             host,
             peers.map((p) => p.spec.publicKey),
