@@ -6,7 +6,8 @@
 //   mesh address every 20 ms → the first reply after the outage;
 // - throughputRatio: iperf3 TCP from the control plane to worker-1 over the mesh address, divided
 //   by the same over the plain veth (both sockets bound to eth0, so the mesh steering skips them;
-//   the mesh's byte counters prove it), in the same run. wireguard-go bounds it: reported, not chased.
+//   the mesh's byte counters prove it), in the same run; without iperf3 a Node sender and receiver,
+//   the plain run to the IPv6 link-local address (never steered). wireguard-go bounds it: reported.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -128,6 +129,61 @@ async function iperf(
   }
 }
 
+/** Receiver: counts bytes until the sender closes, prints Mbit/s. Sender: writes for `seconds`. */
+const receiverScript = `
+const server = require("node:net").createServer((s) => {
+  let bytes = 0; const t0 = process.hrtime.bigint();
+  s.on("data", (c) => { bytes += c.length; });
+  s.on("end", () => { console.log(String((bytes * 8) / (Number(process.hrtime.bigint() - t0) / 1e3))); process.exit(0); });
+});
+server.listen(Number(process.argv[1]), "::", () => console.log("listening"));`;
+const senderScript = `
+const [host, port, seconds] = process.argv.slice(1);
+const chunk = Buffer.alloc(1 << 16, 0x5a);
+const s = require("node:net").connect({ host, port: Number(port) }, () => {
+  const end = Date.now() + Number(seconds) * 1000;
+  const pump = () => { while (Date.now() < end) { if (!s.write(chunk)) return s.once("drain", pump); } s.end(); };
+  pump();
+});`;
+
+/** The same with a Node TCP sender and receiver, where iperf3 is missing; Mbit/s received. */
+async function nodeTcp(from: NodePlan, server: NodePlan, target: string, port: number): Promise<number> {
+  const srv = spawn(
+    "ip",
+    ["netns", "exec", server.netns, process.execPath, "-e", receiverScript, String(port)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  try {
+    const lines = createInterface({ input: srv.stdout! })[Symbol.asyncIterator]();
+    await lines.next(); // listening
+    await run("ip", [
+      "netns",
+      "exec",
+      from.netns,
+      process.execPath,
+      "-e",
+      senderScript,
+      target,
+      String(port),
+      "3",
+    ]);
+    const result = await lines.next();
+    return Number(result.value);
+  } finally {
+    srv.kill("SIGKILL");
+  }
+}
+
+/** A node's IPv6 link-local address on eth0, scoped: never steered into the mesh. */
+async function linkLocal(node: NodePlan): Promise<string> {
+  const out = await run("ip", ["-n", node.netns, "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"]);
+  const m = out.match(/inet6 (fe80::[0-9a-f:]+)\//);
+  if (!m) throw new Error(`mesh bench: ${node.name} has no IPv6 link-local address on eth0`);
+  return `${m[1]}%eth0`;
+}
+
 /**
  * Pings `target` from `from` every 20 ms; `change()` runs once replies flow; resolves with the ms
  * from the end of `change()` to the first reply that follows a lost one (0 when none was lost).
@@ -165,12 +221,16 @@ async function outage(from: NodePlan, target: string, change: () => Promise<void
   }
 }
 
-export async function meshBench(_options: BenchOptions): Promise<Record<string, number>> {
+export async function meshBench(options: BenchOptions): Promise<Record<string, number>> {
   if (process.getuid?.() !== 0)
     throw new Error("the mesh benchmark needs root (network namespaces and bridges)");
-  const missing = (await checkPrerequisites(selectPrerequisites(["mesh", "cluster", "bench"]))).filter(
-    (c) => !c.found && ["wg", "wireguard-go", "nft", "iperf3", "ip", "unshare", "etcd"].includes(c.binary),
+  const checks = await checkPrerequisites(selectPrerequisites(["mesh", "cluster", "bench"]));
+  const missing = checks.filter(
+    (c) => !c.found && ["wg", "wireguard-go", "nft", "ip", "unshare", "etcd"].includes(c.binary),
   );
+  // `--node-sender` measures with the Node sender even where iperf3 is installed.
+  const withIperf =
+    !options.args.includes("--node-sender") && checks.some((c) => c.binary === "iperf3" && c.found);
   if (missing.length > 0) {
     throw new Error(
       `the mesh benchmark needs ${missing.map((m) => m.binary).join(", ")}: ${installHint(missing)} (or 'npx plinth doctor --install')`,
@@ -205,10 +265,14 @@ export async function meshBench(_options: BenchOptions): Promise<Record<string, 
     // Throughput, mesh then plain veth, between the same two nodes.
     const w1Peer = async () => (await reader!.peers(cp1)).find((p) => p.hostname === w1.name)!;
     const meshAddress = (await w1Peer()).address;
-    const meshMbps = await iperf(cp1, w1, meshAddress, 5201, false);
+    const meshMbps = withIperf
+      ? await iperf(cp1, w1, meshAddress, 5201, false)
+      : await nodeTcp(cp1, w1, meshAddress, 5201);
     await sleep(2000); // MeshPeerStatus counters are read every second
     const meshBytesBefore = (await w1Peer()).txBytes;
-    const plainMbps = await iperf(cp1, w1, w1.ip, 5202, true);
+    const plainMbps = withIperf
+      ? await iperf(cp1, w1, w1.ip, 5202, true)
+      : await nodeTcp(cp1, w1, await linkLocal(w1), 5202);
     await sleep(2000);
     const meshBytesDuringPlain = (await w1Peer()).txBytes - meshBytesBefore;
     const plainBytes = (plainMbps * 1e6 * 3) / 8;
@@ -252,7 +316,7 @@ export async function meshBench(_options: BenchOptions): Promise<Record<string, 
       },
       {
         key: "meshMbps",
-        label: "TCP over the mesh (wireguard-go)",
+        label: `TCP over the mesh (wireguard-go; ${withIperf ? "iperf3" : "Node sender"})`,
         value: round(meshMbps, 0),
         unit: "Mbit/s",
       },
