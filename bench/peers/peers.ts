@@ -23,7 +23,12 @@ const comparisons: readonly (readonly [number, () => Promise<Comparison>])[] = [
   [5, async () => (await import("./store-vs-sqlite.ts")).storeVsSqlite],
 ];
 
-async function measure(load: () => Promise<Comparison>, runs: number, index: number): Promise<Outcome> {
+/** Runs one comparison `runs` times; a failure of either side becomes its outcome, never a figure. */
+export async function measure(
+  load: () => Promise<Comparison>,
+  runs: number,
+  index: number,
+): Promise<Outcome> {
   let comparison: Comparison | undefined;
   try {
     comparison = await load();

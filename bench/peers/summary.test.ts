@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { measure } from "./peers.ts";
 import {
+  type Comparison,
   type FigureSpec,
   jsonFigures,
   median,
@@ -89,5 +91,49 @@ describe("bench peers figures", () => {
       { title: "2", notes: [], error: "failed" },
     ];
     assert.deepEqual(jsonFigures(outcomes), { speedup: 11 });
+  });
+});
+
+describe("bench peers comparisons", () => {
+  const figure: FigureSpec = { key: "ratio", label: "ratio", unit: "×", digits: 2, json: true };
+  const comparison = (run: () => Promise<Record<string, number>>): Comparison => ({
+    title: "fake",
+    figures: [figure],
+    notes: ["a note"],
+    run,
+  });
+
+  it("summarizes every run of a comparison that succeeds", async () => {
+    let n = 0;
+    const outcome = await measure(async () => comparison(async () => ({ ratio: ++n })), 3, 7);
+    assert.equal(outcome.title, "7. fake");
+    assert.ok("summaries" in outcome);
+    assert.deepEqual(
+      [outcome.summaries[0]!.median, outcome.summaries[0]!.min, outcome.summaries[0]!.max],
+      [2, 1, 3],
+    );
+  });
+
+  it("reports a comparison whose peer fails as failed, with the reason, and no figures", async () => {
+    const outcome = await measure(
+      async () =>
+        comparison(async () => {
+          throw new Error("nebula is missing: run 'npx plinth doctor --install'");
+        }),
+      3,
+      3,
+    );
+    assert.deepEqual(outcome, {
+      title: "3. fake",
+      notes: [],
+      error: "nebula is missing: run 'npx plinth doctor --install'",
+    });
+    assert.deepEqual(jsonFigures([outcome]), {});
+  });
+
+  it("fails a run that leaves a figure out rather than reporting fewer runs", async () => {
+    const outcome = await measure(async () => comparison(async () => ({})), 1, 1);
+    assert.ok("error" in outcome);
+    assert.match(outcome.error, /did not measure ratio/);
   });
 });
