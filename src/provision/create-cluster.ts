@@ -266,8 +266,11 @@ export async function createCluster(options: CreateClusterOptions): Promise<Crea
     await waitReady(plan, clientConfig, deadline, say);
     phaseDone("mTLS ready");
     await bootstrapEtcd(plan, clientConfig, deadline, say);
-    if (plan.mesh) await waitMesh(plan, clientConfig, deadline, say);
     phaseDone("etcd healthy");
+    if (plan.mesh) {
+      await waitMesh(plan, clientConfig, deadline, say);
+      phaseDone("mesh up");
+    }
 
     record.status = "running";
     await writeRecord(record);
