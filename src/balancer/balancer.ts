@@ -182,17 +182,33 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
   }
 
   const probe = options.probe ?? (options.dial ? probeWith(options.dial) : probeTcp);
-  // Kernel mode's passive signal: a watch connection to an upstream closed. Re-checked at once; a
-  // failed check takes the upstream out as a failed dial does on the Node path.
+  // Kernel mode's passive signal: a watch connection to an upstream closed. The upstream is
+  // re-checked at once and a few times over the next 1.5 s: a process being killed closes its
+  // sockets one by one, and its listener may accept for a while after this connection was reset.
+  // A failed re-check takes the upstream out as a failed dial does on the Node path.
+  const recheckDelaysMs = [0, 50, 100, 200, 400, 800];
+  const rechecks = new Set<ReturnType<typeof setTimeout>>();
+  function recheck(upstream: Upstream, attempt: number): void {
+    if (closed || !upstream.inPool || upstream.health !== "healthy") return;
+    probe(upstream.address, AbortSignal.timeout(settings.healthCheck.timeoutMs)).then(
+      () => {
+        const delay = recheckDelaysMs[attempt + 1];
+        if (delay === undefined || closed) return;
+        const timer = setTimeout(() => {
+          rechecks.delete(timer);
+          recheck(upstream, attempt + 1);
+        }, delay);
+        rechecks.add(timer);
+      },
+      (err: unknown) => {
+        if (!closed && upstream.inPool) pool.failed(upstream, "dial", reasonOf(err));
+      },
+    );
+  }
   const watch = createUpstreamWatch({
     dial,
     timeoutMs: () => settings.dialTimeoutMs,
-    onLost(upstream) {
-      if (closed || !upstream.inPool) return;
-      probe(upstream.address, AbortSignal.timeout(settings.healthCheck.timeoutMs)).catch((err: unknown) => {
-        if (!closed && upstream.inPool) pool.failed(upstream, "dial", reasonOf(err));
-      });
-    },
+    onLost: (upstream) => recheck(upstream, 0),
   });
 
   /** Rewrites the kernel's map when the set changed; a failed rewrite is tried again next time. */
@@ -389,6 +405,7 @@ export async function startBalancer(options: BalancerOptions = {}): Promise<Bala
       clearInterval(kernelTimer);
       clearInterval(countTimer);
       watch.close();
+      for (const timer of rechecks) clearTimeout(timer);
       const removing = kernel?.remove().catch((err: unknown) => {
         log.warn({ err }, "cannot remove the API balancer's kernel data path");
       });
