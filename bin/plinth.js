@@ -37,5 +37,8 @@ process.emit = /** @type {any} */ (
 const { enableCompileCache } = await import("node:module");
 enableCompileCache?.();
 
-const { main } = await import("../src/cli/main.ts");
+// The agent starts from a bundle of the sources when a current one exists (see agent-bundle.js).
+let main;
+if (process.argv[2] === "agent") main = await (await import("./agent-bundle.js")).bundledMain();
+main ??= (await import("../src/cli/main.ts")).main;
 process.exitCode = await main(process.argv.slice(2));
