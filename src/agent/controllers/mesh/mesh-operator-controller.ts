@@ -5,22 +5,18 @@ import {
   kernelHasWireGuard,
   MESH_FWMARK,
   MESH_LINK_NAME,
-  MESH_PERSISTENT_KEEPALIVE_S,
   MESH_ROUTE_TABLE,
   MESH_RULE_PRIORITY,
-  type MeshPeerConfig,
-  type MeshPeerState,
   readMeshPeers,
   removeMesh,
-  setPeerEndpoint,
-  syncMeshPeers,
   wireguardGoCommand,
 } from "../../../mesh/index.ts";
 import type { Controller, ControllerContext } from "../../../runtime/controller/controller.ts";
 import type { SpecOf } from "../../../runtime/resource/definition.ts";
 import type { Resource } from "../../../runtime/resource/resource.ts";
 import type { Host } from "../../host/host.ts";
-import { createEndpointProber, type EndpointProber, type ProbeDecision } from "../../mesh/endpoint-prober.ts";
+import { createEndpointProber, type EndpointProber } from "../../mesh/endpoint-prober.ts";
+import { announceMove, applyPeerRound, type PeerRound, peerStatus } from "../../mesh/peer-sync.ts";
 import { NodeAddress } from "../../resources/address.ts";
 import {
   MeshIdentity,
@@ -71,6 +67,8 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
   let lastRepair = 0;
   /** Something may be left on the host: taken down when the mesh is off. */
   let mayHaveMesh = true;
+  /** This process ran the mesh (so removing it must succeed). */
+  let ranMesh = false;
   let lastAddresses = "";
   let wireguardGo: string | undefined;
   let servicePid: number | undefined;
@@ -80,9 +78,17 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
     linkKey = "";
     routingKey = "";
     if (!mayHaveMesh) return;
-    await removeMesh(host, { linkName: MESH_LINK_NAME, table: MESH_ROUTE_TABLE, fwmark: MESH_FWMARK });
+    try {
+      await removeMesh(host, { linkName: MESH_LINK_NAME, table: MESH_ROUTE_TABLE, fwmark: MESH_FWMARK });
+      if (ranMesh) ctx.log.info("mesh removed: link, rules, routes and nftables table");
+    } catch (err) {
+      // The clean-up at start, for a mesh of an earlier run: a machine that never ran one may
+      // lack its tools (nft, wg), which is no error.
+      if (ranMesh) throw err;
+      ctx.log.debug({ err: (err as Error).message }, "no mesh of an earlier run removed");
+    }
     mayHaveMesh = false;
-    ctx.log.info("mesh removed: link, rules, routes and nftables table");
+    ranMesh = false;
   }
 
   return {
@@ -122,6 +128,7 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
         return;
       }
       mayHaveMesh = true;
+      ranMesh = true;
       const status = { enabled: true, link: false, address: identity.address, peers: 0, peersUp: 0 };
       const waiting = async (error: string, afterMs: number) => {
         await meshStatuses.apply(MeshStatus.make(meshStatusId, { ...status, error }));
@@ -187,147 +194,67 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
         return waiting(`cannot configure ${MESH_LINK_NAME}: ${(err as Error).message}`, 250);
       }
 
-      const runPeers = async () => {
+      try {
         const peers = (await ctx.list(MeshPeerSpec.kind())) as Resource<PeerSpec>[];
         for (const id of probers.keys()) if (!peers.some((p) => p.metadata.id === id)) probers.delete(id);
         const observed = new Map((await readMeshPeers(host, MESH_LINK_NAME)).map((p) => [p.publicKey, p]));
-        const decisions = new Map<string, ProbeDecision>();
-        for (const peer of peers) {
+        const round = peers.map((peer): PeerRound & { id: string } => {
           let prober = probers.get(peer.metadata.id);
           if (!prober) {
             prober = createEndpointProber(options.prober);
             probers.set(peer.metadata.id, prober);
           }
-          decisions.set(
-            peer.metadata.id,
-            prober.step(peer.spec.endpoints, observed.get(peer.spec.publicKey), t),
-          );
-        }
-
-        const config = (p: Resource<PeerSpec>): MeshPeerConfig => {
-          const endpoint = decisions.get(p.metadata.id)?.endpoint;
+          const seen = observed.get(peer.spec.publicKey);
           return {
-            publicKey: p.spec.publicKey,
-            allowedIps: p.spec.allowedIps,
-            ...(endpoint ? { endpoint } : {}),
+            id: peer.metadata.id,
+            spec: peer.spec,
+            decision: prober.step(peer.spec.endpoints, seen, t),
+            observed: seen,
           };
-        };
-        const probing = peers.filter((p) => decisions.get(p.metadata.id)?.probe);
-        if (probing.length > 0) {
-          // A peer added afresh starts a handshake at once; an endpoint change alone waits out
-          // WireGuard's 5 s between handshake attempts. A peer that just came up is left alone.
-          const fresh = new Map((await readMeshPeers(host, MESH_LINK_NAME)).map((p) => [p.publicKey, p]));
-          const restart = probing.filter(
-            (p) =>
-              (fresh.get(p.spec.publicKey)?.latestHandshakeMs ?? 0) <=
-              (observed.get(p.spec.publicKey)?.latestHandshakeMs ?? 0),
-          );
-          const restartKeys = new Set(restart.map((p) => p.spec.publicKey));
-          if (restartKeys.size > 0) {
-            await syncMeshPeers(
-              host,
-              MESH_LINK_NAME,
-              peers.filter((p) => !restartKeys.has(p.spec.publicKey)).map(config),
-              spec.presharedKey,
-            );
-          }
-        }
-        await syncMeshPeers(host, MESH_LINK_NAME, peers.map(config), spec.presharedKey);
+        });
+        await applyPeerRound(host, round, spec.presharedKey);
 
-        // This node moved (an address changed): tell every peer at once, so they roam to it now
-        // rather than at the next keepalive.
         const addresses = JSON.stringify((await ctx.find(NodeAddress.ptr("current")))?.spec.addresses ?? []);
-        if (lastAddresses !== "" && addresses !== lastAddresses) {
-          // Setting an endpoint again drops the source address WireGuard stuck to (it may be gone).
-          for (const p of peers) {
-            const at = observed.get(p.spec.publicKey)?.endpoint;
-            if (at) await setPeerEndpoint(host, MESH_LINK_NAME, p.spec.publicKey, at).catch(() => {});
-          }
-          await provokeKeepalives(
-            host,
-            peers.map((p) => p.spec.publicKey),
-          );
-        }
+        if (lastAddresses !== "" && addresses !== lastAddresses) await announceMove(host, round);
         lastAddresses = addresses;
 
-        const down = peers.filter((p) => decisions.get(p.metadata.id)?.state !== "up");
+        const down = round.filter((p) => p.decision.state !== "up");
         const routing = {
           linkName: MESH_LINK_NAME,
           fwmark: MESH_FWMARK,
           table: MESH_ROUTE_TABLE,
           rulePriority: MESH_RULE_PRIORITY,
-          destinations: [identity.prefix, ...peers.flatMap((p) => p.spec.allowedIps)],
+          destinations: [identity.prefix, ...round.flatMap((p) => p.spec.allowedIps)],
+          // Unknown peers too: nothing is black-holed before a peer was ever up.
           bypass: spec.allowDownPeerBypass ? down.flatMap((p) => p.spec.allowedIps) : [],
           mtu: spec.mtu,
         };
-        try {
-          const rk = JSON.stringify([routing, servicePid]);
-          if (repair || rk !== routingKey) {
-            await applyMeshRouting(host, routing);
-            routingKey = rk;
-          }
-        } catch (err) {
+        const rk = JSON.stringify([routing, servicePid]);
+        if (repair || rk !== routingKey) {
           routingKey = "";
-          return waiting(`cannot apply mesh routing: ${(err as Error).message}`, 1000);
+          await applyMeshRouting(host, routing);
+          routingKey = rk;
         }
         if (repair) lastRepair = t;
 
-        const seen = new Map((await readMeshPeers(host, MESH_LINK_NAME)).map((p) => [p.publicKey, p]));
-        for (const peer of peers) {
-          const d = decisions.get(peer.metadata.id)!;
-          await peerStatuses.apply(
-            MeshPeerStatus.make(peer.metadata.id, peerStatus(peer.spec, d, seen.get(peer.spec.publicKey))),
-          );
-        }
+        for (const p of round) await peerStatuses.apply(MeshPeerStatus.make(p.id, peerStatus(p)));
         await peerStatuses.cleanup();
         await meshStatuses.apply(
           MeshStatus.make(meshStatusId, {
             ...status,
             link: true,
-            peers: peers.length,
-            peersUp: peers.length - down.length,
+            peers: round.length,
+            peersUp: round.length - down.length,
           }),
         );
         await meshStatuses.cleanup();
-        const anyProbing = [...probers.values()].some((p) => p.probing(t));
-        return { requeueAfterMs: anyProbing ? Math.min(250, observeMs) : observeMs };
-      };
-      try {
-        return await runPeers();
+        const probing = [...probers.values()].some((p) => p.probing(t));
+        return { requeueAfterMs: probing ? Math.min(250, observeMs) : observeMs };
       } catch (err) {
         linkKey = "";
         routingKey = "";
-        return waiting(`mesh peers: ${(err as Error).message}`, 1000);
+        return waiting(`mesh peers and routing: ${(err as Error).message}`, 1000);
       }
     },
   };
-}
-
-function peerStatus(
-  spec: PeerSpec,
-  d: ProbeDecision,
-  seen: MeshPeerState | undefined,
-): SpecOf<typeof MeshPeerStatus> {
-  return {
-    hostname: spec.hostname,
-    publicKey: spec.publicKey,
-    address: spec.address,
-    endpoint: seen?.endpoint ?? d.endpoint ?? "",
-    state: d.state,
-    lastHandshake: seen && seen.latestHandshakeMs > 0 ? new Date(seen.latestHandshakeMs).toISOString() : "",
-    rxBytes: seen?.rxBytes ?? 0,
-    txBytes: seen?.txBytes ?? 0,
-    probes: d.probes,
-  };
-}
-
-/**
- * Turning a peer's persistent keepalive off and on makes WireGuard send a keepalive at once (a
- * handshake first when there is no session): the peer learns where this node is now.
- */
-async function provokeKeepalives(host: Host, publicKeys: readonly string[]): Promise<void> {
-  if (publicKeys.length === 0) return;
-  const set = (s: string) => publicKeys.flatMap((k) => ["peer", k, "persistent-keepalive", s]);
-  await host.run("wg", ["set", MESH_LINK_NAME, ...set("0")]);
-  await host.run("wg", ["set", MESH_LINK_NAME, ...set(String(MESH_PERSISTENT_KEEPALIVE_S))]);
 }
