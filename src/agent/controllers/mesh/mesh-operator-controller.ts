@@ -6,7 +6,6 @@ import {
   MESH_FWMARK,
   MESH_LINK_NAME,
   MESH_ROUTE_TABLE,
-  MESH_RULE_PRIORITY,
   readMeshPeers,
   removeMesh,
   wireguardGoCommand,
@@ -16,6 +15,7 @@ import type { SpecOf } from "../../../runtime/resource/definition.ts";
 import type { Resource } from "../../../runtime/resource/resource.ts";
 import type { Host } from "../../host/host.ts";
 import { createEndpointProber, type EndpointProber } from "../../mesh/endpoint-prober.ts";
+import { meshRoutingPlan } from "../../mesh/mesh-routing-plan.ts";
 import { announceMove, applyPeerRound, type PeerRound, peerStatus } from "../../mesh/peer-sync.ts";
 import { NodeAddress } from "../../resources/address.ts";
 import {
@@ -219,16 +219,10 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
         lastAddresses = addresses;
 
         const down = round.filter((p) => p.decision.state !== "up");
-        const routing = {
-          linkName: MESH_LINK_NAME,
-          fwmark: MESH_FWMARK,
-          table: MESH_ROUTE_TABLE,
-          rulePriority: MESH_RULE_PRIORITY,
-          destinations: [identity.prefix, ...round.flatMap((p) => p.spec.allowedIps)],
-          // Unknown peers too: nothing is black-holed before a peer was ever up.
-          bypass: spec.allowDownPeerBypass ? down.flatMap((p) => p.spec.allowedIps) : [],
-          mtu: spec.mtu,
-        };
+        const routing = meshRoutingPlan(
+          { prefix: identity.prefix, mtu: spec.mtu, allowDownPeerBypass: spec.allowDownPeerBypass },
+          round.map((p) => ({ allowedIps: p.spec.allowedIps, state: p.decision.state })),
+        );
         const rk = JSON.stringify([routing, servicePid]);
         if (repair || rk !== routingKey) {
           routingKey = "";
