@@ -45,7 +45,7 @@ const commentPrefix = "plinth API balancer; route_localnet before: ";
 
 export const runCommand: RunCommand = (command, args, options = {}) =>
   new Promise((resolve, reject) => {
-    const child = execFile(command, args, { timeout: 10_000 }, (err, stdout, stderr) => {
+    const child = execFile(command, args, { timeout: 10_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number | string }) | null;
       if (e && typeof e.code === "string") reject(e);
       else resolve({ stdout, stderr, code: e ? Number(e.code ?? 1) : 0 });
