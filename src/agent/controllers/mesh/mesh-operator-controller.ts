@@ -72,6 +72,8 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
   let lastAddresses = "";
   let wireguardGo: string | undefined;
   let servicePid: number | undefined;
+  /** This process declared the wireguard-go service (a link found before that is stale). */
+  let serviceDeclared = false;
 
   async function takeDown(ctx: ControllerContext): Promise<void> {
     probers.clear();
@@ -117,6 +119,7 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
       if (!spec?.enabled || !identity || !key) {
         // The service first: with wireguard-go gone, its link goes too, and nothing recreates it.
         await services.cleanup();
+        serviceDeclared = false;
         await peerStatuses.cleanup();
         await takeDown(ctx);
         if (spec) {
@@ -144,6 +147,13 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
             "this kernel has no WireGuard and wireguard-go is not installed: run 'plinth doctor --install'",
             5000,
           );
+        }
+        if (!serviceDeclared) {
+          // A wireguard-go left by an earlier agent process (killed) holds the link, and ours
+          // could not create it: deleting the link ends that process.
+          const stale = await host.run("ip", ["link", "del", "dev", MESH_LINK_NAME]);
+          if (stale.code === 0) ctx.log.info("removed the mesh link of an earlier wireguard-go");
+          serviceDeclared = true;
         }
         const cmd = wireguardGoCommand(MESH_LINK_NAME);
         await services.apply(
