@@ -72,6 +72,10 @@ export async function buildAgentBundle(dir = bundleDir): Promise<BundleManifest>
       metafile: true,
       logLevel: "silent",
       legalComments: "none",
+      // V8 keeps every module's source text in memory: no comments or indentation (names stay,
+      // for readable stack traces).
+      minifyWhitespace: true,
+      minifySyntax: true,
       // Bundled libraries that are CommonJS inside call require(); give them Node's.
       banner: {
         js: 'import { createRequire as __plinthRequire } from "node:module"; const require = __plinthRequire(import.meta.url);',

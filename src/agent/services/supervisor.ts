@@ -3,6 +3,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { PlinthError } from "../../errors/plinth-error.ts";
 import { type BackoffOptions, backoffDelay } from "../../runtime/controller/backoff.ts";
+import { compareNames } from "../../runtime/resource/compare-names.ts";
 import { LogBuffer, type LogReadOptions } from "./log-buffer.ts";
 import type { ServiceDefinition, ServiceState, ServiceStatus } from "./service-types.ts";
 
@@ -264,7 +265,7 @@ export function createSupervisor(options: SupervisorOptions = {}): Supervisor {
     },
     status: (id) => snapshot(entry(id)),
     definition: (id) => entry(id).def,
-    list: () => [...entries.values()].map(snapshot).sort((a, b) => a.id.localeCompare(b.id)),
+    list: () => [...entries.values()].map(snapshot).sort((a, b) => compareNames(a.id, b.id)),
     logs: (id, o) => entry(id).logs.read(o),
     async stopAll() {
       for (const e of dependentsFirst()) await terminate(e);

@@ -1,4 +1,5 @@
 import { PlinthError } from "../../errors/plinth-error.ts";
+import { compareNames } from "./compare-names.ts";
 import type { ResourceDefinition } from "./definition.ts";
 
 /** Known resource types, looked up by type name or alias (case-insensitive). */
@@ -39,7 +40,7 @@ export function createRegistry(defs: readonly ResourceDefinition<unknown>[] = []
       if (!d) throw new PlinthError("not_found", `unknown resource type '${name}' (see 'plinth get rd')`);
       return d;
     },
-    list: () => [...byType.values()].sort((a, b) => a.type.localeCompare(b.type)),
+    list: () => [...byType.values()].sort((a, b) => compareNames(a.type, b.type)),
   };
   registry.register(...defs);
   return registry;
