@@ -75,6 +75,11 @@ function peerReader(clientConfig: ClientConfig) {
         (r) => JSON.parse(new TextDecoder().decode(r.spec)) as PeerStatus,
       );
     },
+    /** Closes the session to a node (before its address changes under it). */
+    forget(node: NodePlan) {
+      clients.get(node.ip)?.close();
+      clients.delete(node.ip);
+    },
     close() {
       for (const c of clients.values()) c.close();
     },
@@ -297,6 +302,7 @@ export async function meshBench(options: BenchOptions): Promise<Record<string, n
     const movedTo = nat
       ? site.hostIp.replace(/\d+$/, (last) => String(Number(last) - 1))
       : site.hostIp.replace(/\d+$/, "200");
+    reader.forget(w1);
     const endpointChangeMs = round(
       await outage(cp1, meshAddress, async () => {
         // Old one out first: removing a primary address also removes the secondaries of its subnet.
