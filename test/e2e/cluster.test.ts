@@ -198,7 +198,7 @@ describe("local clusters on network namespaces", () => {
       const r = await cli("cluster", "destroy", "--name", name);
       assert.equal(r.code, 0, r.stderr);
     }
-    assert.doesNotMatch(namespaces(), /plinth-e2e-/);
+    assert.doesNotMatch(namespaces(), /plinth-e2e-[ab]-/);
     // Only this test's links: other clusters (other tests, benchmarks) may run beside it.
     for (const tag of ["e2e-a", "e2e-b"].map(clusterTag)) {
       assert.doesNotMatch(links(), new RegExp(`^plb-${tag}|^plv${tag}-`, "m"));
