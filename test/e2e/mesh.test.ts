@@ -32,7 +32,12 @@ interface Node {
   before?: Record<string, string>;
 }
 
-const meshDoc = (enabled: boolean) => ({ apiVersion: "v1alpha1", kind: "Mesh", enabled });
+const meshDoc = (enabled: boolean, more: Record<string, unknown> = {}) => ({
+  apiVersion: "v1alpha1",
+  kind: "Mesh",
+  enabled,
+  ...more,
+});
 const discoveryDoc = { apiVersion: "v1alpha1", kind: "Discovery", endpoint: discoveryUrl, ttl: "1m" };
 
 /** The base documents, with another cluster secret when asked. */
@@ -58,6 +63,8 @@ describe("the mesh between agents, from discovery", () => {
   let discovery: ChildProcess | undefined;
   const nodes: Node[] = [];
   let stranger: Node | undefined;
+  /** A member whose WireGuard traffic is dropped: a peer that never comes up. */
+  let unreachable: Node | undefined;
   const addresses = new Map<string, string>();
 
   async function attach(agent: SandboxedAgent, i: number, name: string): Promise<Node> {
@@ -121,7 +128,8 @@ describe("the mesh between agents, from discovery", () => {
   });
 
   after(async () => {
-    await Promise.all([...nodes, ...(stranger ? [stranger] : [])].map((n) => n.agent.stop()));
+    const extra = [stranger, unreachable].filter((n): n is Node => n !== undefined);
+    await Promise.all([...nodes, ...extra].map((n) => n.agent.stop()));
     discovery?.kill("SIGKILL");
     await sw?.destroy();
   });
@@ -282,6 +290,63 @@ describe("the mesh between agents, from discovery", () => {
     // (Other tables go too: the machine has no config at all now.)
     for (const k of ["rules4", "rules6", "links"]) assert.equal(now[k], b!.before![k], `${b!.name}: ${k}`);
     assert.doesNotMatch(now.nft!, /plinth_mesh/);
+  });
+
+  it("marks a peer it never reaches down, and with allowDownPeerBypass sends its traffic by the normal route", async () => {
+    const [a] = nodes;
+    const tag = `${process.pid % 10000}`;
+    const agent = await startSandboxedAgent({ name: `mesh-e2e-d-${tag}` });
+    unreachable = await attach(agent, 4, agent.box.name);
+    const d = unreachable;
+    // WireGuard's UDP dropped both ways inside d: no handshake ever completes with it.
+    const blocked = await d.agent.box.exec("nft", ["-f", "-"], {
+      input: [
+        "table inet e2e_block {",
+        "  chain in { type filter hook input priority -10; udp dport 51820 drop; }",
+        "  chain out { type filter hook output priority -10; udp sport 51820 drop; }",
+        "}",
+        "",
+      ].join("\n"),
+    });
+    assert.equal(blocked.code, 0, blocked.stderr);
+    // d bypasses its down peers, so its replies to a's node address take the normal route.
+    await d.agent.machine.applyConfiguration({
+      data: new TextEncoder().encode(
+        documents(d.agent, [meshDoc(true, { allowDownPeerBypass: true }), discoveryDoc]),
+      ),
+    });
+    await eventually(
+      `${d.name} down on ${a!.name}, its node address routed to it`,
+      async () => {
+        const down = (await peersOf(a!)).find((p) => p.hostname === d.name)?.state === "down";
+        const specs = await a!.agent.resources.list({ type: "MeshPeerSpec" });
+        const routed = (specs.messages[0]?.resources ?? [])
+          .map((r) => resourceFromWire(r).spec as { hostname: string; allowedIps: string[] })
+          .some((p) => p.hostname === d.name && p.allowedIps.includes(`${d.ip}/32`));
+        return down && routed ? true : undefined;
+      },
+      30_000,
+      250,
+    );
+    const ping = () => a!.agent.box.exec("ping", ["-c", "1", "-W", "1", d.ip]);
+    await eventually(`${d.ip} steered into the mesh on ${a!.name}`, async () =>
+      (await check(a!.agent.box, "nft", ["list", "set", "inet", "plinth_mesh", "steer4"])).includes(d.ip)
+        ? true
+        : undefined,
+    );
+    const direct = await ping();
+    assert.notEqual(direct.code, 0, "without the bypass, traffic to a down peer is dropped");
+    await a!.agent.machine.applyConfiguration({
+      data: new TextEncoder().encode(
+        documents(a!.agent, [meshDoc(true, { allowDownPeerBypass: true }), discoveryDoc]),
+      ),
+    });
+    await eventually(
+      `${a!.name} to reach ${d.name}'s node address by the normal route`,
+      async () => ((await ping()).code === 0 ? true : undefined),
+      20_000,
+      250,
+    );
   });
 
   it("leaves ip rules, nftables and links exactly as before when the mesh is disabled", async () => {

@@ -86,6 +86,31 @@ describe("mesh peer specs", () => {
     }
   });
 
+  it("never routes a peer's loopback, link-local, unspecified or multicast addresses", () => {
+    const peers = buildPeerSpecs(
+      new Map([
+        [
+          "d",
+          affiliate("d", {
+            key: "KD",
+            addresses: [
+              "127.0.0.1",
+              "::1",
+              "169.254.1.1",
+              "fe80::1",
+              "0.0.0.0",
+              "::",
+              "224.0.0.1",
+              "10.0.0.5",
+            ],
+          }),
+        ],
+      ]),
+      self,
+    );
+    assert.deepEqual(peers.get("d")?.allowedIps, ["fd00::d/128", "10.0.0.5/32"]);
+  });
+
   it("never routes this node's own addresses to a peer, nor a key twice", () => {
     const peers = buildPeerSpecs(
       new Map([

@@ -17,9 +17,20 @@ function canonicalPrefix(text: string): string | undefined {
   return prefix ? `${formatIp(networkOf(prefix))}/${prefix.prefixLength}` : undefined;
 }
 
+/** Not loopback, link-local, unspecified or multicast: an address worth steering to a peer. */
+function isRoutable(text: string): boolean {
+  const ip = parseIp(text.split("/")[0]!);
+  if (!ip) return false;
+  const b = ip.bytes;
+  if (ip.family === 4) return b[0] !== 127 && b[0] !== 0 && !(b[0] === 169 && b[1] === 254) && b[0]! < 224;
+  const zero = b.every((x, i) => i === 15 || x === 0);
+  return !zero && b[0] !== 0xff && !(b[0] === 0xfe && (b[1]! & 0xc0) === 0x80);
+}
+
 /**
  * The mesh peers of this node from the affiliates that announce a mesh key: allowed IPs are the
- * peer's mesh /128, its node addresses and its advertised networks. WireGuard routes one prefix to
+ * peer's mesh /128, its node addresses (not loopback, link-local or multicast) and its advertised
+ * networks. WireGuard routes one prefix to
  * one peer only, so a prefix claimed by several peers goes to the one with the lowest node id,
  * deterministically on every node, and the others report it in `overlaps`. This node's own
  * addresses and prefixes are never given to a peer.
@@ -32,7 +43,7 @@ export function buildPeerSpecs(
   const candidates = [...affiliates]
     .filter(([, a]) => a.mesh && a.mesh.publicKey !== "" && a.mesh.publicKey !== self.publicKey)
     .map(([id, a]) => {
-      const claimed = [a.mesh!.address, ...a.addresses, ...a.mesh!.additionalPrefixes]
+      const claimed = [a.mesh!.address, ...a.addresses.filter(isRoutable), ...a.mesh!.additionalPrefixes]
         .flatMap((p) => canonicalPrefix(p) ?? [])
         .filter((p) => !own.has(p));
       return { id, a, claimed: [...new Set(claimed)] };
