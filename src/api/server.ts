@@ -9,8 +9,11 @@ import { createPeerIdentityResolver } from "./auth/peer-identity.ts";
 import { fanoutRouter } from "./fanout/fanout-service.ts";
 import type { NodeClientsOptions } from "./fanout/node-clients.ts";
 import { createNodeClients } from "./fanout/node-clients.ts";
+import { createApiGrpcFastPath } from "./grpc-fast-path.ts";
+import { routeStreams } from "./grpc-wire/route-streams.ts";
 import { createAuthInterceptor } from "./interceptors/auth-interceptor.ts";
 import { createErrorInterceptor } from "./interceptors/error-interceptor.ts";
+import { captureUnaryRoutes, type UnaryRoutes } from "./unary-route-capture.ts";
 
 export interface ApiServerTlsOptions {
   /** The server certificate and key, PEM. */
@@ -63,6 +66,7 @@ const closeGraceMs = 2000;
  * that cannot use HTTP/2): gRPC, gRPC-Web and Connect on one port. Every call passes the error
  * interceptor (PlinthError → ConnectError), the auth interceptor (identity from the TLS peer
  * certificate vs. the access table), then the service, fanned out when the call names nodes.
+ * Plain gRPC unary calls take a direct path with the same check (grpc-fast-path.ts).
  */
 export async function createApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
@@ -87,12 +91,16 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     ...(options.interceptors ?? []),
   ];
   const fanout = options.fanout;
-  const routes = fanout
-    ? (router: ConnectRouter) => {
-        const clients = createNodeClients({ ...fanout, maxMessageBytes, signal: shutdown.signal });
-        options.routes(fanoutRouter(router, { clients, timeoutMs: fanout.timeoutMs }));
-      }
-    : options.routes;
+  // The unary implementations as registered (before fan-out wraps them), for the gRPC fast path:
+  // a call that names nodes goes to connect, which fans it out.
+  const unaryRoutes: UnaryRoutes = new Map();
+  const routes = (router: ConnectRouter) => {
+    if (!fanout) return options.routes(captureUnaryRoutes(router, unaryRoutes));
+    const clients = createNodeClients({ ...fanout, maxMessageBytes, signal: shutdown.signal });
+    options.routes(
+      captureUnaryRoutes(fanoutRouter(router, { clients, timeoutMs: fanout.timeoutMs }), unaryRoutes),
+    );
+  };
   const handler = connectNodeAdapter({
     routes,
     interceptors,
@@ -114,6 +122,20 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     },
     handler,
   );
+  // Interceptors beyond auth (metrics, say) run on the connect path only: with any, every call
+  // takes it.
+  if (!options.interceptors?.length) {
+    routeStreams(
+      server,
+      createApiGrpcFastPath({
+        routes: unaryRoutes,
+        identity,
+        maintenance: options.maintenance,
+        maxMessageBytes,
+        shutdownSignal: shutdown.signal,
+      }),
+    );
+  }
   const sockets = new Set<Socket>();
   server.on("secureConnection", (socket: Socket) => {
     sockets.add(socket);

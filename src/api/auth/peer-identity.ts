@@ -1,6 +1,6 @@
 import type { X509Certificate } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { Http2ServerRequest } from "node:http2";
+import type { Http2ServerRequest, Http2Session, IncomingHttpHeaders } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { isPlinthError } from "../../errors/plinth-error.ts";
 import { impersonatorRole, rolesFromOrganizations } from "../../pki/roles.ts";
@@ -64,25 +64,28 @@ function fromSocket(socket: TLSSocket, requestClientCert: boolean): Identity {
   };
 }
 
+/** Resolves the caller of a request (connect's `contextValues`) or of a bare HTTP/2 stream. */
+export interface PeerIdentityResolver {
+  (req: NodeServerRequest): Identity;
+  /** The same for a stream served without request objects (the gRPC fast path). */
+  ofStream(session: Http2Session, headers: IncomingHttpHeaders): Identity;
+}
+
 /**
  * Establishes the caller's identity from the TLS connection of a request, for connect's
  * `contextValues`. A call forwarded by another node during fan-out is the forwarded caller's,
  * not the node's (see ../fanout/forwarded-certificate.ts).
  */
-export function createPeerIdentityResolver(
-  options: PeerIdentityOptions,
-): (req: NodeServerRequest) => Identity {
+export function createPeerIdentityResolver(options: PeerIdentityOptions): PeerIdentityResolver {
   const cache = new WeakMap<object, Identity>();
   const cas: X509Certificate[] = options.ca ? parseCertificates(options.ca) : [];
 
-  return (req) => {
-    const { key, socket } = tlsSocket(req);
+  function resolve(key: object, socket: TLSSocket, forwarded: string | string[] | undefined): Identity {
     let peer = cache.get(key);
     if (!peer) {
       peer = fromSocket(socket, options.requestClientCert);
       cache.set(key, peer);
     }
-    const forwarded = req.headers[forwardedCertificateHeader];
     if (forwarded === undefined || peer.kind === "anonymous") return peer;
     if (!peer.roles.includes(impersonatorRole)) {
       return {
@@ -103,5 +106,14 @@ export function createPeerIdentityResolver(
       if (!isPlinthError(err)) throw err;
       return { kind: "anonymous", reason: err.message };
     }
+  }
+
+  const ofRequest = (req: NodeServerRequest): Identity => {
+    const { key, socket } = tlsSocket(req);
+    return resolve(key, socket, req.headers[forwardedCertificateHeader]);
   };
+  // HTTP/2: one identity per session (connection), as for requests.
+  const ofStream = (session: Http2Session, headers: IncomingHttpHeaders): Identity =>
+    resolve(session, session.socket as TLSSocket, headers[forwardedCertificateHeader]);
+  return Object.assign(ofRequest, { ofStream });
 }

@@ -1,5 +1,5 @@
 import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { toConnectError } from "../../api/error-mapping.ts";
 import {
   AffiliateDeleteRequestSchema,
@@ -14,6 +14,9 @@ import {
   type WatchResponse,
   WatchResponseSchema,
 } from "../../api/gen/sidero/discovery/server/cluster_pb.ts";
+import { finishCall, grpcResponseHeaders, statusTrailers } from "../../api/grpc-wire/finish-call.ts";
+import { frame, parseGrpcTimeout } from "../../api/grpc-wire/grpc-message.ts";
+import { readUnaryMessage } from "../../api/grpc-wire/read-unary-message.ts";
 import { PlinthError } from "../../errors/plinth-error.ts";
 import type { CallContext, ClusterHandlers } from "./cluster-handlers.ts";
 import { encodeWatchResponse } from "./watch-response-codec.ts";
@@ -47,38 +50,8 @@ export interface GrpcFastPathOptions {
   readonly shutdownSignal: AbortSignal;
 }
 
-/** Percent-encoding of grpc-message, as the gRPC HTTP/2 spec defines it. */
-function encodeGrpcMessage(text: string): string {
-  let out = "";
-  for (const byte of new TextEncoder().encode(text)) {
-    out +=
-      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
-        ? String.fromCharCode(byte)
-        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return out;
-}
-
-const timeoutUnits: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
-
-/** Milliseconds of a `grpc-timeout` header (`1S`, `250m`, …); undefined when absent or malformed. */
-export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  const m = text?.match(/^(\d{1,8})([HMSmun])$/);
-  return m ? Number(m[1]) * timeoutUnits[m[2]!]! : undefined;
-}
-
-function frame(bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + bytes.length);
-  out[0] = 0;
-  out.writeUInt32BE(bytes.length, 1);
-  out.set(bytes, 5);
-  return out;
-}
-
-// Node copies headers it is given, so these are shared by every call.
-const grpcHeaders = { ":status": 200, "content-type": "application/grpc" };
-const okStatus = { "grpc-status": "0" };
+// Kept here too for the code that imports it from this module.
+export { parseGrpcTimeout };
 
 // Every watcher of a cluster is sent the same message object for one change: frame it once.
 const framed = new WeakMap<object, Buffer>();
@@ -140,27 +113,7 @@ export function createGrpcFastPath(
 
   /** Ends the call: trailers after what was sent, or a trailers-only answer when nothing was. */
   function finish(stream: ServerHttp2Stream, code: number, message: string, body?: Buffer): void {
-    if (stream.destroyed || stream.closed) return;
-    const status: Record<string, string> = message
-      ? { "grpc-status": String(code), "grpc-message": encodeGrpcMessage(message) }
-      : code === 0
-        ? okStatus
-        : { "grpc-status": String(code) };
-    if (!stream.headersSent) {
-      if (!body) {
-        stream.respond(
-          { ":status": 200, "content-type": "application/grpc", ...status },
-          { endStream: true },
-        );
-        return;
-      }
-      stream.respond(grpcHeaders, { waitForTrailers: true });
-    }
-    stream.once("wantTrailers", () => {
-      if (!stream.destroyed) stream.sendTrailers(status);
-    });
-    if (body) stream.end(body);
-    else stream.end();
+    finishCall(stream, statusTrailers(code, message), body);
   }
 
   function statusOf(err: unknown, call: CallState): { code: number; message: string } {
@@ -242,7 +195,7 @@ export function createGrpcFastPath(
       const messages = method.call(input as never, call) as AsyncIterable<MessageShape<DescMessage>>;
       for await (const message of messages) {
         if (!stream.headersSent) {
-          stream.respond(grpcHeaders, { waitForTrailers: true });
+          stream.respond(grpcResponseHeaders, { waitForTrailers: true });
         }
         if (!stream.write(frameMessage(method.output, message))) await drained(stream, call.signal);
       }
@@ -255,58 +208,8 @@ export function createGrpcFastPath(
     finish(stream, status.code, status.message);
   }
 
-  function readBody(stream: ServerHttp2Stream): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      let first: Buffer | undefined;
-      let more: Buffer[] | undefined;
-      let size = 0;
-      const onData = (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > options.maxMessageBytes + 5) {
-          stream.off("data", onData);
-          stream.resume();
-          reject(
-            new PlinthError(
-              "resource_exhausted",
-              `message size is larger than the ${options.maxMessageBytes} bytes accepted`,
-            ),
-          );
-          return;
-        }
-        if (!first) {
-          first = chunk;
-        } else {
-          more ??= [first];
-          more.push(chunk);
-        }
-      };
-      stream.on("data", onData);
-      stream.once("end", () => resolve(more ? Buffer.concat(more) : (first ?? Buffer.alloc(0))));
-      stream.once("aborted", () => reject(new PlinthError("canceled", "the client went away")));
-    });
-  }
-
-  async function readMessage(
-    stream: ServerHttp2Stream,
-    schema: DescMessage,
-  ): Promise<MessageShape<DescMessage>> {
-    const body = await readBody(stream);
-    if (body.length < 5) {
-      throw new PlinthError("unimplemented", "a call needs exactly one request message, none came");
-    }
-    if (body[0] !== 0) throw new PlinthError("internal", "compressed message without a grpc-encoding");
-    const length = body.readUInt32BE(1);
-    if (body.length !== 5 + length) {
-      throw new PlinthError(
-        "unimplemented",
-        "a call needs exactly one request message, the body does not hold one",
-      );
-    }
-    try {
-      return fromBinary(schema, body.subarray(5));
-    } catch (err) {
-      throw new PlinthError("internal", `parse binary: ${(err as Error).message}`, { cause: err });
-    }
+  function readMessage(stream: ServerHttp2Stream, schema: DescMessage): Promise<MessageShape<DescMessage>> {
+    return readUnaryMessage(stream, schema, options);
   }
 }
 

@@ -1,15 +1,15 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import net, { type AddressInfo, type Socket } from "node:net";
+import { routeStreams, type StreamListener } from "../../api/grpc-wire/route-streams.ts";
 import { PlinthError } from "../../errors/plinth-error.ts";
+
+export type { StreamListener };
 
 export type RequestListener = (
   req: IncomingMessage | Http2ServerRequest,
   res: ServerResponse | Http2ServerResponse,
 ) => void;
-
-/** Handles an HTTP/2 stream itself and returns true, or returns false to let the request listener have it. */
-export type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 
 export interface HttpListenerOptions {
   readonly host: string;
@@ -28,26 +28,6 @@ export interface HttpListener {
 }
 
 const h2Preface = Buffer.from("PRI * HTTP/2.0\r\n");
-
-/**
- * Puts `streams` in front of Node's compatibility layer (the 'stream' listener that a request
- * handler installs): streams it takes never get request/response objects.
- */
-function routeStreams(
-  server: http2.Http2Server | http2.Http2SecureServer,
-  streams: StreamListener | undefined,
-): void {
-  if (!streams) return;
-  const compat = server.listeners("stream") as ((...args: unknown[]) => void)[];
-  server.removeAllListeners("stream");
-  server.on(
-    "stream",
-    (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
-      if (streams(stream, headers)) return;
-      for (const listener of compat) listener.call(server, stream, headers, ...rest);
-    },
-  );
-}
 
 /**
  * One port for HTTP/2 and HTTP/1.1. With TLS, ALPN chooses. Without, the first bytes do: gRPC
