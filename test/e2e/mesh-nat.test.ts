@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { checkPrerequisites, installHint, selectPrerequisites } from "../../src/doctor/doctor.ts";
 import { MESH_FWMARK } from "../../src/mesh/index.ts";
+import { addWorker } from "../../src/provision/add-node.ts";
+import type { NodePlan } from "../../src/provision/cluster-plan.ts";
 import { clusterTag } from "../../src/provision/cluster-plan.ts";
 import type { ClusterRecord } from "../../src/provision/cluster-record.ts";
 import { runCli } from "../../src/testing/cli.ts";
@@ -167,19 +169,33 @@ describe("mesh across NAT in a local cluster", () => {
 
   it("the mesh connects the sites: every peer up, cross-site endpoints are the routers' public addresses", async () => {
     const byHostname = new Map<string, PeerView[]>();
+    // A peer of another site is reached at that site's router; one of the same site directly.
+    const expectedEndpoint = (from: NodePlan, to: NodePlan) =>
+      from.site === to.site ? `${to.ip}:${to.meshPort}` : `${record.sites[to.site]!.router!.publicIp}:`;
+    const settled = () =>
+      record.nodes.every((from) =>
+        (byHostname.get(from.name) ?? []).every((p) => {
+          const to = record.nodes.find((n) => n.name === p.hostname)!;
+          return p.endpoint.startsWith(expectedEndpoint(from, to));
+        }),
+      );
+    // Up everywhere, and the endpoints settled: while it looks for one that works, a node may
+    // briefly try a candidate that cannot work (a private address of the other site).
     await eventually(
-      "every node to have both peers up",
+      "every node to have both peers up at endpoints that work",
       async () => {
         for (const node of record.nodes) {
           const peers = await peersOf(node.ip);
           byHostname.set(node.name, peers);
           if (peers.length !== 2 || peers.some((p) => p.state !== "up")) return undefined;
         }
-        return true;
+        return settled() ? true : undefined;
       },
       60_000,
       500,
-    );
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify([...byHostname])}`);
+    });
     const cp1Peers = byHostname.get(`${name}-controlplane-1`)!;
     const w1 = cp1Peers.find((p) => p.hostname === `${name}-worker-1`)!;
     const w2 = cp1Peers.find((p) => p.hostname === `${name}-worker-2`)!;
@@ -247,6 +263,27 @@ describe("mesh across NAT in a local cluster", () => {
     } finally {
       server.kill("SIGTERM");
     }
+  });
+
+  it("a worker added later joins every node's mesh across the NAT", async () => {
+    process.env.PLINTH_CLUSTERS_DIR = env.PLINTH_CLUSTERS_DIR;
+    const added = await addWorker(name, { waitTimeoutMs: 60_000 });
+    assert.equal(added.node.name, `${name}-worker-3`);
+    assert.equal(record.sites[added.node.site]!.name, "site-2");
+    record = JSON.parse(await readFile(join(home, "clusters", name, "cluster.json"), "utf8"));
+    assert.equal(record.nodes.length, 4);
+    await eventually(
+      "every node to have the three others up",
+      async () => {
+        for (const node of record.nodes) {
+          const peers = await peersOf(node.ip);
+          if (peers.length !== 3 || peers.some((p) => p.state !== "up")) return undefined;
+        }
+        return true;
+      },
+      30_000,
+      250,
+    );
   });
 
   it("destroy leaves no namespace, bridge, process, mount or nftables table behind", async () => {
