@@ -6,17 +6,7 @@ import {
   clockSkewAllowance,
   randomSerialNumber,
 } from "./certificate-and-key.ts";
-import {
-  basicConstraintsExtension,
-  buildCertificate,
-  encodeName,
-  keyIdentifier,
-  keyUsageBits,
-  keyUsageExtension,
-  subjectKeyIdentifierExtension,
-} from "./certificate-der.ts";
-import { exportPrivateKeyPem, exportPublicKeyDer, generateKeyPair, type KeyAlgorithm } from "./keys.ts";
-import { encodePem } from "./pem.ts";
+import { exportPrivateKeyPem, generateKeyPair, type KeyAlgorithm, signingAlgorithm } from "./keys.ts";
 
 export interface CreateCAOptions {
   readonly commonName: string;
@@ -34,23 +24,23 @@ export async function createCA(options: CreateCAOptions): Promise<CertificateAnd
   const validity = checkValidity("create CA", options.validity ?? caValidity);
   const algorithm = options.algorithm ?? "Ed25519";
   const now = options.now ?? new Date();
+  const { x509, subjectName } = await import("./x509.ts");
   const keys = await generateKeyPair(algorithm);
-  const publicKey = await exportPublicKeyDer(keys.publicKey);
-  const name = encodeName(options.commonName, options.organization);
-  const der = await buildCertificate({
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialNumber(),
-    issuer: name,
-    subject: name,
+    name: subjectName(options.commonName, options.organization),
     notBefore: new Date(now.getTime() - clockSkewAllowance),
     notAfter: new Date(now.getTime() + validity),
-    publicKey,
-    signingKey: keys.privateKey,
-    signingAlgorithm: algorithm,
+    keys,
+    signingAlgorithm: signingAlgorithm(algorithm),
     extensions: [
-      basicConstraintsExtension(true),
-      keyUsageExtension([keyUsageBits.keyCertSign, keyUsageBits.cRLSign, keyUsageBits.digitalSignature]),
-      subjectKeyIdentifierExtension(keyIdentifier(publicKey)),
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { crt: encodePem("CERTIFICATE", der), key: await exportPrivateKeyPem(keys.privateKey) };
+  return { crt: cert.toString("pem"), key: await exportPrivateKeyPem(keys.privateKey) };
 }

@@ -64,6 +64,21 @@ describe("createCA and issueCert", () => {
     assert.equal(asClient.valid, false);
   });
 
+  it("reads back names and SANs that hold the characters a name's text form escapes", async () => {
+    const cert = await issueCert({
+      ca,
+      subject: "ops, night + day=1",
+      organization: ["os:reader", "team=a+b, c"],
+      sans: ["a,b.example", "0:0:0:0:0:0:0:1"],
+      usage: "client",
+    });
+    const info = describeCertificate(cert.crt);
+    assert.equal(info.commonName, "ops, night + day=1");
+    assert.deepEqual(info.organization, ["os:reader", "team=a+b, c"]);
+    assert.deepEqual(info.sans, ["a,b.example", "::1"]);
+    assert.equal(info.subject, "O=os:reader+O=team\\=a\\+b\\, c, CN=ops\\, night \\+ day\\=1");
+  });
+
   it("a peer certificate serves both ends", async () => {
     const cert = await issueCert({ ca, subject: "etcd-1", usage: "peer" });
     assert.ok((await verifyCertificate(cert.crt, { ca: ca.crt, usage: "server" })).valid);

@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { parseIp } from "../config/net/ip.ts";
 import {
   type CertificateAndKey,
   checkName,
@@ -7,35 +7,23 @@ import {
   leafValidity,
   randomSerialNumber,
 } from "./certificate-and-key.ts";
-import {
-  authorityKeyIdentifierExtension,
-  basicConstraintsExtension,
-  buildCertificate,
-  encodeName,
-  extendedKeyUsageExtension,
-  keyIdentifier,
-  keyUsageBits,
-  keyUsageExtension,
-  oids,
-  readCertificate,
-  readKeyIdentifier,
-  subjectAltNameExtension,
-  subjectKeyIdentifierExtension,
-} from "./certificate-der.ts";
-import { describeCertificate, parseCertificate } from "./certificate-info.ts";
+import { parseCertificate } from "./certificate-info.ts";
 import {
   exportPrivateKeyPem,
-  exportPublicKeyDer,
   generateKeyPair,
   importPrivateKeyPem,
   type KeyAlgorithm,
+  signingAlgorithm,
 } from "./keys.ts";
-import { encodePem } from "./pem.ts";
 
 /** server: TLS server auth; client: TLS client auth; peer: both (etcd peers, node-to-node). */
 export type CertUsage = "server" | "client" | "peer";
 
 export const certUsages: readonly CertUsage[] = ["server", "client", "peer"];
+
+/** id-kp-serverAuth and id-kp-clientAuth (RFC 5280). */
+const serverAuth = "1.3.6.1.5.5.7.3.1";
+const clientAuth = "1.3.6.1.5.5.7.3.2";
 
 export interface IssueCertOptions {
   readonly ca: CertificateAndKey;
@@ -54,9 +42,9 @@ export interface IssueCertOptions {
 
 /** The extended key usages a certificate of each usage carries, and that verifying for it requires. */
 export const extendedKeyUsages: Readonly<Record<CertUsage, readonly string[]>> = {
-  server: [oids.serverAuth],
-  client: [oids.clientAuth],
-  peer: [oids.serverAuth, oids.clientAuth],
+  server: [serverAuth],
+  client: [clientAuth],
+  peer: [serverAuth, clientAuth],
 };
 
 /** Issues a leaf certificate with a fresh key pair, signed by `ca`. */
@@ -68,41 +56,44 @@ export async function issueCert(options: IssueCertOptions): Promise<CertificateA
     );
   }
   const validity = checkValidity("issue certificate", options.validity ?? leafValidity);
-  const caCert = parseCertificate(options.ca.crt);
-  if (!caCert.ca) {
-    throw new TypeError(
-      `Cannot issue certificate: 'ca.crt' (${describeCertificate(caCert).subject}) is not a CA certificate`,
-    );
+  // Checked with Node's reader first: a bad CA fails before the X.509 library loads.
+  parseCertificate(options.ca.crt);
+  const { x509, subjectName } = await import("./x509.ts");
+  const caCert = new x509.X509Certificate(options.ca.crt);
+  if (!caCert.getExtension(x509.BasicConstraintsExtension)?.ca) {
+    throw new TypeError(`Cannot issue certificate: 'ca.crt' (${caCert.subject}) is not a CA certificate`);
   }
-  const ca = readCertificate(new Uint8Array(caCert.raw));
-  const caSki = ca.extensions.get(oids.subjectKeyIdentifier);
-  const caKeyId = caSki ? readKeyIdentifier(caSki) : keyIdentifier(ca.publicKey);
   const caKey = await importPrivateKeyPem(options.ca.key);
   const now = options.now ?? new Date();
-  const notAfter = Math.min(now.getTime() + validity, caCert.validToDate.getTime());
+  const notAfter = Math.min(now.getTime() + validity, caCert.notAfter.getTime());
   const keys = await generateKeyPair(options.algorithm ?? "Ed25519");
-  const publicKey = await exportPublicKeyDer(keys.publicKey);
   const sans = options.sans ?? [];
-  const der = await buildCertificate({
+  const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerialNumber(),
-    subject: encodeName(options.subject, options.organization),
-    issuer: ca.subject,
+    subject: subjectName(options.subject, options.organization),
+    issuer: caCert.subjectName,
     notBefore: new Date(now.getTime() - clockSkewAllowance),
     notAfter: new Date(notAfter),
-    publicKey,
+    publicKey: keys.publicKey,
     signingKey: caKey.key,
-    signingAlgorithm: caKey.algorithm,
+    signingAlgorithm: signingAlgorithm(caKey.algorithm),
     extensions: [
-      basicConstraintsExtension(false),
-      keyUsageExtension([keyUsageBits.digitalSignature]),
-      extendedKeyUsageExtension(extendedKeyUsages[options.usage]),
-      ...(sans.length > 0 ? [subjectAltNameExtension(sans)] : []),
-      subjectKeyIdentifierExtension(keyIdentifier(publicKey)),
-      authorityKeyIdentifierExtension(caKeyId),
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([...extendedKeyUsages[options.usage]]),
+      ...(sans.length > 0
+        ? [
+            new x509.SubjectAlternativeNameExtension(
+              sans.map((value) => ({ type: parseIp(value) ? ("ip" as const) : ("dns" as const), value })),
+            ),
+          ]
+        : []),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
-  if (!new X509Certificate(der).verify(caCert.publicKey)) {
+  if (!(await cert.verify({ publicKey: caCert, signatureOnly: true }))) {
     throw new TypeError("Cannot issue certificate: 'ca.key' does not belong to 'ca.crt'");
   }
-  return { crt: encodePem("CERTIFICATE", der), key: await exportPrivateKeyPem(keys.privateKey) };
+  return { crt: cert.toString("pem"), key: await exportPrivateKeyPem(keys.privateKey) };
 }

@@ -6,6 +6,7 @@ type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 type Algorithm = webcrypto.Algorithm;
 type EcKeyImportParams = webcrypto.EcKeyImportParams;
+type EcdsaParams = webcrypto.EcdsaParams;
 
 /** Ed25519 is the default everywhere; ECDSA P-256 is there for peers that lack Ed25519. */
 export type KeyAlgorithm = "Ed25519" | "ECDSA-P256";
@@ -16,6 +17,15 @@ const keyParams: Record<KeyAlgorithm, EcKeyImportParams | Algorithm> = {
   Ed25519: { name: "Ed25519" },
   "ECDSA-P256": { name: "ECDSA", namedCurve: "P-256" },
 };
+
+const signingParams: Record<KeyAlgorithm, Algorithm | EcdsaParams> = {
+  Ed25519: { name: "Ed25519" },
+  "ECDSA-P256": { name: "ECDSA", hash: "SHA-256" },
+};
+
+export function signingAlgorithm(algorithm: KeyAlgorithm): Algorithm | EcdsaParams {
+  return signingParams[checkAlgorithm(algorithm)];
+}
 
 function checkAlgorithm(algorithm: string): KeyAlgorithm {
   if (!(keyAlgorithms as readonly string[]).includes(algorithm)) {
