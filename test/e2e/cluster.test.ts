@@ -203,7 +203,7 @@ describe("local clusters on network namespaces", () => {
     for (const tag of ["e2e-a", "e2e-b"].map(clusterTag)) {
       assert.doesNotMatch(links(), new RegExp(`^plb-${tag}|^plv${tag}-`, "m"));
     }
-    assert.doesNotMatch(mounts(), /plinth-e2e-|plinth-e2e-cluster/);
+    assert.doesNotMatch(mounts(), /plinth-e2e-[ab]-|plinth-e2e-cluster/);
     assert.doesNotMatch(
       execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }),
       /plinth-e2e-cluster.*agent|--listen 10\.23[12]\./,
