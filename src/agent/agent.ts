@@ -184,7 +184,11 @@ export function createAgent(options: AgentOptions): Agent {
     b.serverBasis = serverBasis(record);
     let tls: ServerTls;
     if (b.maintenance) tls = await maintenanceTls();
-    else tls = await configuredTls(parsedConfig(record!.yaml, mode), listen.host);
+    else {
+      tls = await configuredTls(parsedConfig(record!.yaml, mode), listen.host, {
+        keepIn: join(options.stateDir, "api-certificate.json"),
+      });
+    }
     const ops = machineOperations(b, b.maintenance ? undefined : { ...tls, ca: tls.ca!, listen });
     b.server = await createApiServer({
       listen,
@@ -597,7 +601,7 @@ export function createAgent(options: AgentOptions): Agent {
     leavingCluster = true;
     await boot?.etcd.beforeShutdown();
     await shutDown(graceful);
-    for (const f of ["state.db", "state.db-wal", "state.db-shm"])
+    for (const f of ["state.db", "state.db-wal", "state.db-shm", "api-certificate.json"])
       await rm(join(options.stateDir, f), { force: true });
     for (const dir of [...etcdDirs, join(options.stateDir, "etcd")])
       await rm(dir, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import { impersonatorRole } from "../api/auth/roles.ts";
 import type { ConfigBundle } from "../config/config-bundle.ts";
 import { PlinthError } from "../errors/plinth-error.ts";
 import { createCA, issueCert } from "../pki/index.ts";
+import { keptOrIssued } from "./kept-certificate.ts";
 
 export interface ServerTls {
   readonly cert: string;
@@ -34,7 +35,12 @@ export async function maintenanceTls(): Promise<ServerTls> {
  * the API CA key (control planes). It is a node certificate (`os:impersonator`): the machine
  * also presents it when it forwards fanned-out calls to other nodes.
  */
-export async function configuredTls(bundle: ConfigBundle, listenAddress: string): Promise<ServerTls> {
+export async function configuredTls(
+  bundle: ConfigBundle,
+  listenAddress: string,
+  /** Where the certificate the machine issues itself is kept between starts; none: issued each time. */
+  options: { readonly keepIn?: string } = {},
+): Promise<ServerTls> {
   const mc = bundle.get("MachineConfig");
   const ca = mc.trust.ca;
   if (mc.trust.certificate)
@@ -45,12 +51,21 @@ export async function configuredTls(bundle: ConfigBundle, listenAddress: string)
       "MachineConfig.trust has neither 'certificate' nor the CA key: the machine cannot get an API certificate",
     );
   }
-  const leaf = await issueCert({
-    ca: { crt: ca.crt, key: ca.key },
+  const caKey = ca.key;
+  const want = {
+    ca: ca.crt,
     subject: hostname(),
     organization: [impersonatorRole],
-    usage: "peer",
     sans: machineNames([listenAddress, ...mc.api.certSANs]),
-  });
+  };
+  const issue = () =>
+    issueCert({
+      ca: { crt: ca.crt, key: caKey },
+      subject: want.subject,
+      organization: want.organization,
+      sans: want.sans,
+      usage: "peer",
+    });
+  const leaf = options.keepIn ? await keptOrIssued(options.keepIn, want, issue) : await issue();
   return { cert: leaf.crt, key: leaf.key, ca: ca.crt };
 }

@@ -31,7 +31,17 @@ const bundledPackages = new Set([
   "@opentelemetry/api",
   "bintrees",
   "tdigest",
+  // Certificate writing (loaded when a certificate is issued, which every start does): ~200
+  // CommonJS modules as installed, one chunk here.
+  "@peculiar/x509",
+  "reflect-metadata",
+  "tsyringe",
+  "asn1js",
+  "pvtsutils",
+  "pvutils",
+  "tslib",
 ]);
+const bundledScopes = ["@peculiar/"];
 
 /** What bin/agent-bundle.js checks: every file that went into the bundle, by content hash. */
 export interface BundleManifest {
@@ -86,9 +96,9 @@ export async function buildAgentBundle(dir = bundleDir): Promise<BundleManifest>
           setup(build) {
             build.onResolve({ filter: /^[^./]/ }, (args) => {
               if (isBuiltin(args.path)) return { path: args.path, external: true };
-              return bundledPackages.has(packageName(args.path))
-                ? undefined
-                : { path: args.path, external: true };
+              const name = packageName(args.path);
+              const bundled = bundledPackages.has(name) || bundledScopes.some((s) => name.startsWith(s));
+              return bundled ? undefined : { path: args.path, external: true };
             });
             // A source that finds files relative to itself keeps doing so from inside the bundle.
             build.onLoad({ filter: /\.ts$/ }, async (args) => {
@@ -105,7 +115,8 @@ export async function buildAgentBundle(dir = bundleDir): Promise<BundleManifest>
     const files = Object.keys(result.metafile.inputs)
       .filter((p) => !p.startsWith("node_modules/"))
       .map((p) => join(projectRoot, p));
-    files.push(join(projectRoot, "package-lock.json"));
+    // This file too: how the bundle is made is part of what it is.
+    files.push(join(projectRoot, "package-lock.json"), fileURLToPath(import.meta.url));
     for (const file of files) inputs[relative(projectRoot, file)] = contentHash(await readFile(file));
     const name = `plinth-${contentHash(JSON.stringify(inputs)).slice(0, 16)}`;
     // The same inputs build the same bundle: one already there may be in use, so it stays.
