@@ -1,12 +1,11 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { create, type DescMessage, isMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { authorize } from "./auth/authorize.ts";
 import type { Identity } from "./auth/identity.ts";
-import { identityKey } from "./auth/identity.ts";
 import type { PeerIdentityResolver } from "./auth/peer-identity.ts";
 import { toConnectError } from "./error-mapping.ts";
 import { nodesHeader } from "./fanout/node-address.ts";
+import { FastPathContext } from "./fast-path-context.ts";
 import { errorTrailers, finishCall, grpcOkTrailers } from "./grpc-wire/finish-call.ts";
 import { frame, parseGrpcTimeout } from "./grpc-wire/grpc-message.ts";
 import { readUnaryMessage } from "./grpc-wire/read-unary-message.ts";
@@ -41,89 +40,7 @@ function record(headers: Headers): Record<string, string> {
   return out;
 }
 
-/** What connect's deadline signal is aborted with: the same reason on both paths. */
-function deadlineError(): ConnectError {
-  return new ConnectError("the operation timed out", Code.DeadlineExceeded);
-}
-
-/**
- * The HandlerContext the implementations get. The signal, the header objects and the context
- * values are made only when something asks for them: most unary calls never do.
- */
-function handlerContext(
-  route: UnaryRoute,
-  stream: ServerHttp2Stream,
-  headers: IncomingHttpHeaders,
-  identity: () => Identity,
-  timeoutMs: number | undefined,
-  shutdownSignal: AbortSignal,
-): HandlerContext & { done(): void; metadata(): { header?: Headers; trailer?: Headers } } {
-  let controller: AbortController | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let requestHeader: Headers | undefined;
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
-  let values: HandlerContext["values"] | undefined;
-  const onClose = () => controller?.abort(new ConnectError("the client went away", Code.Canceled));
-  const onShutdown = () => controller?.abort(shutdownSignal.reason);
-  const ensure = () => {
-    if (!controller) {
-      controller = new AbortController();
-      if (shutdownSignal.aborted) controller.abort(shutdownSignal.reason);
-      shutdownSignal.addEventListener("abort", onShutdown, { once: true });
-      stream.once("close", onClose);
-    }
-    return controller;
-  };
-  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-  if (timeoutMs !== undefined) {
-    const c = ensure();
-    timer = setTimeout(() => c.abort(deadlineError()), timeoutMs);
-  }
-  return {
-    method: route.method,
-    service: route.method.parent,
-    requestMethod: "POST",
-    protocolName: "grpc",
-    url: `https://${headers[":authority"] ?? "localhost"}${headers[":path"]}`,
-    get signal() {
-      return ensure().signal;
-    },
-    timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
-    get requestHeader() {
-      if (!requestHeader) {
-        requestHeader = new Headers();
-        for (const [k, v] of Object.entries(headers)) {
-          if (k.startsWith(":") || v === undefined) continue;
-          for (const one of [v].flat()) requestHeader.append(k, String(one));
-        }
-      }
-      return requestHeader;
-    },
-    get responseHeader() {
-      responseHeader ??= new Headers();
-      return responseHeader;
-    },
-    get responseTrailer() {
-      responseTrailer ??= new Headers();
-      return responseTrailer;
-    },
-    get values() {
-      values ??= createContextValues().set(identityKey, identity());
-      return values;
-    },
-    /** Headers and trailers the implementation set, if it touched them. */
-    metadata: () => ({ header: responseHeader, trailer: responseTrailer }),
-    done() {
-      clearTimeout(timer);
-      if (!controller) return;
-      stream.off("close", onClose);
-      shutdownSignal.removeEventListener("abort", onShutdown);
-      // As connect does: the call is over, whatever still listens stops.
-      controller.abort(new ConnectError("the call is over", Code.Canceled));
-    },
-  };
-}
+const ignore = () => {};
 
 /**
  * Returns an HTTP/2 stream listener that answers plain gRPC unary calls of the registered
@@ -154,13 +71,20 @@ export function createApiGrpcFastPath(options: ApiFastPathOptions): StreamListen
     headers: IncomingHttpHeaders,
     timeoutMs: number | undefined,
   ): Promise<void> {
-    stream.on("error", () => {}); // a reset by the client; the call ends through 'close'
+    stream.on("error", ignore); // a reset by the client; the call ends through 'close'
     let caller: Identity | undefined;
     const identity = () => {
       caller ??= options.identity.ofStream(stream.session!, headers);
       return caller;
     };
-    const ctx = handlerContext(route, stream, headers, identity, timeoutMs, options.shutdownSignal);
+    const ctx = new FastPathContext(
+      route.method,
+      stream,
+      headers,
+      identity,
+      timeoutMs,
+      options.shutdownSignal,
+    );
     let body: Buffer | undefined;
     let trailers: Record<string, string>;
     try {

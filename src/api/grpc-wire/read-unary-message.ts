@@ -24,9 +24,16 @@ function readEnvelope(stream: ServerHttp2Stream, max: number): Promise<Buffer> {
     let chunks: Buffer[] = [];
     let size = 0;
     let expected = -1;
-    const fail = (err: ConnectError) => {
+    // Every listener goes as soon as the outcome is known: 'close' follows every call, and
+    // building an error there for nothing would cost a stack trace per call.
+    const settle = () => {
       stream.off("data", onData);
       stream.off("end", onEnd);
+      stream.off("aborted", gone);
+      stream.off("close", gone);
+    };
+    const fail = (err: ConnectError) => {
+      settle();
       chunks = [];
       stream.resume();
       reject(err);
@@ -50,7 +57,7 @@ function readEnvelope(stream: ServerHttp2Stream, max: number): Promise<Buffer> {
       }
     };
     const onEnd = () => {
-      stream.off("data", onData);
+      settle();
       if (size === 0) {
         reject(
           new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented),
@@ -61,11 +68,14 @@ function readEnvelope(stream: ServerHttp2Stream, max: number): Promise<Buffer> {
         resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
       }
     };
+    const gone = () => {
+      settle();
+      reject(new ConnectError("the client went away", Code.Canceled));
+    };
     stream.on("data", onData);
-    stream.once("end", onEnd);
-    const gone = () => reject(new ConnectError("the client went away", Code.Canceled));
-    stream.once("aborted", gone);
-    stream.once("close", gone); // no-op once settled
+    stream.on("end", onEnd);
+    stream.on("aborted", gone);
+    stream.on("close", gone);
   });
 }
 
