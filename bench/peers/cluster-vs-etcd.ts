@@ -4,13 +4,12 @@
 // verified), until every member's /health answers true. Both clocks include making the network and
 // the namespaces.
 import type { ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { generateSecrets } from "../../src/config/generate/generate-secrets.ts";
 import { issueCert } from "../../src/pki/index.ts";
-import { runCli } from "../../src/testing/cli.ts";
+import { createClusterHome } from "../../src/testing/cluster-home.ts";
 import { findEtcd } from "../../src/testing/etcd-server.ts";
 import { createLab } from "./lab.ts";
 import type { Comparison } from "./summary.ts";
@@ -41,24 +40,13 @@ function parseTimings(stdout: string): Record<string, number> {
 
 async function plinthSide(): Promise<Record<string, number>> {
   if (process.getuid?.() !== 0) throw new Error("cluster create needs root");
-  const home = await mkdtemp(join(tmpdir(), "plinth-bench-peers-cluster-"));
-  const env = { PLINTH_CLUSTERS_DIR: join(home, "clusters") };
-  const cli = (...args: string[]) =>
-    runCli(["--plinthconfig", join(home, "client"), ...args], { env, timeoutMs });
+  const home = await createClusterHome("plinth-bench-peers-cluster-", { timeoutMs });
+  const { cli } = home;
   const name = "peers";
   try {
     const t0 = performance.now();
-    const created = await cli(
-      "cluster",
-      "create",
-      "--name",
-      name,
-      "--controlplanes",
-      "3",
-      "--workers",
-      "2",
-      "--cidr",
-      "10.244.0.0/24",
+    const created = await home.create(
+      { name: name, controlplanes: 3, workers: 2, cidr: "10.244.0.0/24" },
       "--timings",
     );
     if (created.code !== 0) throw new Error(`cluster create failed:\n${created.stdout}${created.stderr}`);
@@ -74,7 +62,7 @@ async function plinthSide(): Promise<Record<string, number>> {
     };
   } finally {
     await cli("cluster", "destroy", "--name", name);
-    await rm(home, { recursive: true, force: true });
+    await rm(home.dir, { recursive: true, force: true });
   }
 }
 

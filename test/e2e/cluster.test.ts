@@ -1,12 +1,11 @@
 // `plinth cluster create` end to end, as root: real bridges, namespaces and agent processes.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { clusterTag } from "../../src/provision/cluster-plan.ts";
-import { runCli } from "../../src/testing/cli.ts";
+import { type ClusterHome, createClusterHome } from "../../src/testing/cluster-home.ts";
 import { requireSandboxTools } from "../../src/testing/sandbox.ts";
 
 const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8" });
@@ -15,20 +14,17 @@ const links = () => ip("-br", "link");
 const mounts = () => execFileSync("cat", ["/proc/mounts"], { encoding: "utf8" });
 
 describe("local clusters on network namespaces", () => {
-  let home: string;
-  let env: Record<string, string>;
-  const cli = (...args: string[]) =>
-    runCli(["--plinthconfig", join(home, "client"), ...args], { env, timeoutMs: 120_000 });
+  let home: ClusterHome;
+  const cli = (...args: string[]) => home.cli(...args);
 
   before(async () => {
     await requireSandboxTools();
-    home = await mkdtemp(join(tmpdir(), "plinth-e2e-cluster-"));
-    env = { PLINTH_CLUSTERS_DIR: join(home, "clusters") };
+    home = await createClusterHome("plinth-e2e-cluster-");
   });
 
   after(async () => {
     for (const name of ["e2e-a", "e2e-b"]) await cli("cluster", "destroy", "--name", name);
-    await rm(home, { recursive: true, force: true });
+    await rm(home.dir, { recursive: true, force: true });
   });
 
   it("refuses invalid flags before creating anything", async () => {
@@ -51,18 +47,7 @@ describe("local clusters on network namespaces", () => {
   });
 
   it("creates a cluster whose nodes answer through the merged context", async () => {
-    const r = await cli(
-      "cluster",
-      "create",
-      "--name",
-      "e2e-a",
-      "--controlplanes",
-      "3",
-      "--workers",
-      "1",
-      "--cidr",
-      "10.231.0.0/24",
-    );
+    const r = await home.create({ name: "e2e-a", controlplanes: 3, workers: 1, cidr: "10.231.0.0/24" });
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /node e2e-a-worker-1: ready \(mTLS\)/);
     assert.match(r.stdout, /etcd: 3\/3 members healthy/);
@@ -91,7 +76,7 @@ describe("local clusters on network namespaces", () => {
     // Each node has its own hostname and /etc; the machine running the test keeps its own.
     const hostEtcHostname = await readFile("/etc/hostname", "utf8");
     const nodeEtc = await readFile(
-      join(home, "clusters", "e2e-a", "nodes", "e2e-a-worker-1", "etc", "hostname"),
+      join(home.dir, "clusters", "e2e-a", "nodes", "e2e-a-worker-1", "etc", "hostname"),
       "utf8",
     );
     assert.equal(nodeEtc.trim(), "e2e-a-worker-1");
@@ -102,18 +87,7 @@ describe("local clusters on network namespaces", () => {
     const clash = await cli("cluster", "create", "--name", "e2e-b", "--cidr", "10.231.0.128/25");
     assert.equal(clash.code, 1);
     assert.match(clash.stderr, /--cidr 10\.231\.0\.128\/25 overlaps cluster e2e-a \(10\.231\.0\.0\/24\)/);
-    const ok = await cli(
-      "cluster",
-      "create",
-      "--name",
-      "e2e-b",
-      "--controlplanes",
-      "1",
-      "--workers",
-      "0",
-      "--cidr",
-      "10.232.0.0/24",
-    );
+    const ok = await home.create({ name: "e2e-b", controlplanes: 1, workers: 0, cidr: "10.232.0.0/24" });
     assert.equal(ok.code, 0, ok.stderr + ok.stdout);
     const both = await cli("--context", "e2e-b", "get", "machinestatus", "-o", "jsonpath={.spec.stage}");
     assert.equal(both.stdout.trim(), "running");
@@ -166,7 +140,7 @@ describe("local clusters on network namespaces", () => {
   });
 
   it("upgrades rolling, control planes first, the new agents reporting the bundle's version", async () => {
-    const bundle = join(home, "next.tar.gz");
+    const bundle = join(home.dir, "next.tar.gz");
     const made = await cli("bundle", "create", "--out", bundle, "--version", "0.0.0-e2e.1");
     assert.equal(made.code, 0, made.stderr);
     // The worker is named first: the control plane still goes first.
@@ -208,7 +182,7 @@ describe("local clusters on network namespaces", () => {
       execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }),
       /plinth-e2e-cluster.*agent|--listen 10\.23[12]\./,
     );
-    await assert.rejects(stat(join(home, "clusters", "e2e-a")), /ENOENT/);
+    await assert.rejects(stat(join(home.dir, "clusters", "e2e-a")), /ENOENT/);
     const again = await cli("cluster", "destroy", "--name", "e2e-a");
     assert.equal(again.code, 1);
     assert.match(again.stderr, /no cluster named e2e-a/);

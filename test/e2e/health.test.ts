@@ -1,11 +1,10 @@
 // Health, diagnostics, shutdown and SIGTERM on a local cluster of 3 control planes, as root.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { runCli } from "../../src/testing/cli.ts";
+import { type ClusterHome, createClusterHome } from "../../src/testing/cluster-home.ts";
 import { eventually } from "../../src/testing/eventually.ts";
 import { requireSandboxTools } from "../../src/testing/sandbox.ts";
 
@@ -46,12 +45,13 @@ const alive = (pid: number) => {
 };
 
 describe("health, diagnostics, shutdown and SIGTERM on a local cluster", () => {
-  let home: string;
-  let env: Record<string, string>;
-  const cli = (...args: string[]) =>
-    runCli(["--plinthconfig", join(home, "client"), ...args], { env, timeoutMs: 120_000 });
+  let home: ClusterHome;
+  const cli = (...args: string[]) => home.cli(...args);
   const agentLog = (i: number) =>
-    readFile(join(home, "clusters", name, "nodes", nodeName(i), "var", "log", "plinth-agent.log"), "utf8");
+    readFile(
+      join(home.dir, "clusters", name, "nodes", nodeName(i), "var", "log", "plinth-agent.log"),
+      "utf8",
+    );
   const healthy = async (what: string) => {
     const r = await cli("health", "--wait-timeout", "90s");
     assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
@@ -59,26 +59,14 @@ describe("health, diagnostics, shutdown and SIGTERM on a local cluster", () => {
 
   before(async () => {
     await requireSandboxTools();
-    home = await mkdtemp(join(tmpdir(), "plinth-e2e-health-"));
-    env = { PLINTH_CLUSTERS_DIR: join(home, "clusters") };
-    const r = await cli(
-      "cluster",
-      "create",
-      "--name",
-      name,
-      "--controlplanes",
-      "3",
-      "--workers",
-      "0",
-      "--cidr",
-      cidr,
-    );
+    home = await createClusterHome("plinth-e2e-health-");
+    const r = await home.create({ name: name, controlplanes: 3, workers: 0, cidr: cidr });
     assert.equal(r.code, 0, r.stderr + r.stdout);
   });
 
   after(async () => {
     await cli("cluster", "destroy", "--name", name);
-    await rm(home, { recursive: true, force: true });
+    await rm(home.dir, { recursive: true, force: true });
   });
 
   it("health --server: one node runs the checks and streams the same progress as local mode", async () => {
@@ -108,8 +96,8 @@ describe("health, diagnostics, shutdown and SIGTERM on a local cluster", () => {
   });
 
   it("a crash-looping service makes a Diagnostic, and health fails naming it until the service is gone", async () => {
-    const config = await readFile(join(home, "clusters", name, "controlplane.yaml"), "utf8");
-    const crashing = join(home, "crashing.yaml");
+    const config = await readFile(join(home.dir, "clusters", name, "controlplane.yaml"), "utf8");
+    const crashing = join(home.dir, "crashing.yaml");
     await writeFile(
       crashing,
       `${config.trimEnd()}\n---\napiVersion: v1alpha1\nkind: Service\nname: crasher\ncommand: /bin/sh\nargs: [-c, "exit 3"]\n`,
@@ -133,7 +121,7 @@ describe("health, diagnostics, shutdown and SIGTERM on a local cluster", () => {
         /^FAIL +no node reports a diagnostic: .*10\.217\.0\.4: service-crash-loop-crasher: service crasher is crash-looping/m,
       );
     }
-    const original = join(home, "original.yaml");
+    const original = join(home.dir, "original.yaml");
     await writeFile(original, config);
     const back = await cli("-n", ips[2]!, "apply-config", "-f", original);
     assert.equal(back.code, 0, back.stdout + back.stderr);
@@ -215,7 +203,7 @@ describe("health, diagnostics, shutdown and SIGTERM on a local cluster", () => {
       200,
     );
     assert.ok(init.every((pid) => !alive(pid)));
-    await stat(join(home, "clusters", name, "nodes", nodeName(2), "var", "lib", "plinth", "shutdown"));
+    await stat(join(home.dir, "clusters", name, "nodes", nodeName(2), "var", "lib", "plinth", "shutdown"));
     // Longer than the init's pause before a restart: nothing came back.
     await new Promise((res) => setTimeout(res, 2500));
     assert.deepEqual(pidsIn(2), []);

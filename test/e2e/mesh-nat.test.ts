@@ -4,8 +4,7 @@
 // mesh (peers and endpoints from the cluster's discovery service) connects them anyway.
 import assert from "node:assert/strict";
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { checkPrerequisites, installHint, selectPrerequisites } from "../../src/doctor/doctor.ts";
@@ -14,7 +13,7 @@ import { addWorker } from "../../src/provision/add-node.ts";
 import type { NodePlan } from "../../src/provision/cluster-plan.ts";
 import { clusterTag } from "../../src/provision/cluster-plan.ts";
 import type { ClusterRecord } from "../../src/provision/cluster-record.ts";
-import { runCli } from "../../src/testing/cli.ts";
+import { type ClusterHome, createClusterHome } from "../../src/testing/cluster-home.ts";
 import { eventually } from "../../src/testing/eventually.ts";
 import { requireSandboxTools } from "../../src/testing/sandbox.ts";
 
@@ -58,12 +57,10 @@ interface PeerView {
 }
 
 describe("mesh across NAT in a local cluster", () => {
-  let home: string;
-  let env: Record<string, string>;
+  let home: ClusterHome;
   let record: ClusterRecord;
   let baseline: Awaited<ReturnType<typeof hostState>>;
-  const cli = (...args: string[]) =>
-    runCli(["--plinthconfig", join(home, "client"), ...args], { env, timeoutMs: 120_000 });
+  const cli = (...args: string[]) => home.cli(...args);
   const nodeNamed = (suffix: string) => record.nodes.find((n) => n.name === `${name}-${suffix}`)!;
 
   const peersOf = async (nodeIp: string): Promise<PeerView[]> => {
@@ -86,31 +83,21 @@ describe("mesh across NAT in a local cluster", () => {
       );
     }
     baseline = await hostState();
-    home = await mkdtemp(join(tmpdir(), "plinth-e2e-mesh-nat-"));
-    env = { PLINTH_CLUSTERS_DIR: join(home, "clusters") };
-    const created = await cli(
-      "cluster",
-      "create",
-      "--name",
-      name,
-      "--controlplanes",
-      "1",
-      "--workers",
-      "2",
-      "--cidr",
-      cidr,
+    home = await createClusterHome("plinth-e2e-mesh-nat-");
+    const created = await home.create(
+      { name: name, controlplanes: 1, workers: 2, cidr: cidr },
       "--topology",
       "nat",
       "--with-mesh",
     );
     assert.equal(created.code, 0, created.stdout + created.stderr);
-    record = JSON.parse(await readFile(join(home, "clusters", name, "cluster.json"), "utf8"));
+    record = JSON.parse(await readFile(join(home.dir, "clusters", name, "cluster.json"), "utf8"));
   });
 
   after(async () => {
     if (home) {
       for (const n of [name, crashed]) await cli("cluster", "destroy", "--name", n);
-      await rm(home, { recursive: true, force: true });
+      await rm(home.dir, { recursive: true, force: true });
     }
   });
 
@@ -266,11 +253,11 @@ describe("mesh across NAT in a local cluster", () => {
   });
 
   it("a worker added later joins every node's mesh across the NAT", async () => {
-    process.env.PLINTH_CLUSTERS_DIR = env.PLINTH_CLUSTERS_DIR;
+    process.env.PLINTH_CLUSTERS_DIR = home.env.PLINTH_CLUSTERS_DIR;
     const added = await addWorker(name, { waitTimeoutMs: 60_000 });
     assert.equal(added.node.name, `${name}-worker-3`);
     assert.equal(record.sites[added.node.site]!.name, "site-2");
-    record = JSON.parse(await readFile(join(home, "clusters", name, "cluster.json"), "utf8"));
+    record = JSON.parse(await readFile(join(home.dir, "clusters", name, "cluster.json"), "utf8"));
     assert.equal(record.nodes.length, 4);
     await eventually(
       "every node to have the three others up",
@@ -333,7 +320,7 @@ describe("mesh across NAT in a local cluster", () => {
     );
     assert.deepEqual(alive, [], "every process of the cluster has ended");
     const mounts = await readFile("/proc/mounts", "utf8");
-    assert.ok(!mounts.includes(join(home, "clusters")), "no node mount is left on the host");
+    assert.ok(!mounts.includes(join(home.dir, "clusters")), "no node mount is left on the host");
     const now = await hostState();
     assert.equal(now.wireguardMounts, baseline.wireguardMounts);
     assert.equal(now.nft, baseline.nft);
@@ -341,23 +328,14 @@ describe("mesh across NAT in a local cluster", () => {
   });
 
   it("destroy without a record (a crash before the first write) finds routers, bridges and the discovery service by name", async () => {
-    const created = await cli(
-      "cluster",
-      "create",
-      "--name",
-      crashed,
-      "--controlplanes",
-      "1",
-      "--workers",
-      "1",
-      "--cidr",
-      "10.236.0.0/24",
+    const created = await home.create(
+      { name: crashed, controlplanes: 1, workers: 1, cidr: "10.236.0.0/24" },
       "--topology",
       "nat",
       "--with-mesh",
     );
     assert.equal(created.code, 0, created.stdout + created.stderr);
-    const dir = join(home, "clusters", crashed);
+    const dir = join(home.dir, "clusters", crashed);
     const made: ClusterRecord = JSON.parse(await readFile(join(dir, "cluster.json"), "utf8"));
     await rm(join(dir, "cluster.json"));
     const discoveryPids = ip("netns", "pids", made.discovery!.netns).split(/\s+/).filter(Boolean);
