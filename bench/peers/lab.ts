@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { RunResult } from "../../src/agent/host/host.ts";
 import { findBinary } from "../../src/doctor/doctor.ts";
+import { createSwitchBridge, plugIntoSwitch, mustRun as run } from "../../src/testing/lab-network.ts";
 import { createSandbox, requireSandboxTools } from "../../src/testing/sandbox.ts";
 
 /** A process holding the namespaces, and what runs inside them. */
@@ -126,14 +127,7 @@ export interface LabOptions {
   readonly wireguardRun?: boolean;
 }
 
-/** Runs a command in a sandbox and fails with its output unless it exits with 0. */
-export async function run(box: LabBox, command: string, args: readonly string[]): Promise<string> {
-  const r = await box.exec(command, args);
-  if (r.code !== 0) {
-    throw new Error(`${box.name}: ${command} ${args.join(" ")} exited with ${r.code}: ${r.stderr.trim()}`);
-  }
-  return r.stdout;
-}
+export { run };
 
 export async function createLab(options: LabOptions): Promise<Lab> {
   await requireSandboxTools();
@@ -146,28 +140,13 @@ export async function createLab(options: LabOptions): Promise<Lab> {
       options.privateEtc ? createSandbox({ name }) : createBox(name);
     const sw = await createBox(`${options.name}-switch`);
     boxes.push(sw);
-    await run(sw, "ip", ["link", "add", "br0", "type", "bridge"]);
-    await run(sw, "ip", ["link", "set", "br0", "up"]);
+    await createSwitchBridge(sw);
     const nodes: LabNode[] = [];
     for (let i = 1; i <= options.nodes; i++) {
       const box = await make(`${options.name}-${i}`);
       boxes.push(box);
       const ip = `${options.subnet}.${10 + i}`;
-      await run(sw, "ip", [
-        "link",
-        "add",
-        `port${i}`,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        String(box.pid),
-      ]);
-      await run(sw, "ip", ["link", "set", `port${i}`, "master", "br0", "up"]);
-      await run(box, "ip", ["addr", "add", `${ip}/24`, "dev", "eth0"]);
-      await run(box, "ip", ["link", "set", "eth0", "up"]);
+      await plugIntoSwitch(sw, box, `port${i}`, `${ip}/24`);
       if (options.wireguardRun) {
         // The mount stays inside the sandbox's mount namespace; the directory itself is an empty
         // mount point on the machine's /run.

@@ -1,6 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import type { ConnectedHost } from "../agent/host/host-wire.ts";
 import { findBinary } from "../doctor/doctor.ts";
+import { mustRun as check, createSwitchBridge, plugIntoSwitch } from "../testing/lab-network.ts";
 import { createSandbox, type Sandbox } from "../testing/sandbox.ts";
 import { generateMeshKeyPair, type MeshKeyPair } from "./keys.ts";
 import { wireguardGoCommand } from "./link.ts";
@@ -67,29 +68,13 @@ export async function createMeshLab(count: number): Promise<MeshLab> {
   try {
     const sw = await createSandbox({ name: `mesh-sw-${tag}` });
     boxes.push(sw);
-    await check(sw, "ip", ["link", "add", "br0", "type", "bridge"]);
-    await check(sw, "ip", ["link", "set", "br0", "up"]);
+    await createSwitchBridge(sw);
     for (let i = 0; i < count; i++) {
       const name = `mesh-${String.fromCharCode(97 + i)}-${tag}`;
       const box = await createSandbox({ name });
       boxes.push(box);
-      // Both ends made in the switch; the peer end is created straight inside the node.
-      await check(sw, "ip", [
-        "link",
-        "add",
-        `p${i}`,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        String(box.pid),
-      ]);
-      await check(sw, "ip", ["link", "set", `p${i}`, "master", "br0", "up"]);
       const ip = `10.77.0.${i + 1}`;
-      await check(box, "ip", ["addr", "add", `${ip}/24`, "dev", "eth0"]);
-      await check(box, "ip", ["link", "set", "eth0", "up"]);
+      await plugIntoSwitch(sw, box, `p${i}`, `${ip}/24`);
       const host = await box.startHost();
       hosts.push(host);
       nodes.push({ name, box, host, ip, keys: generateMeshKeyPair() });
@@ -101,13 +86,7 @@ export async function createMeshLab(count: number): Promise<MeshLab> {
   }
 }
 
-/** Runs a command in a sandbox and fails with its output on a non-zero exit. */
-export async function check(box: Sandbox, command: string, args: readonly string[]): Promise<string> {
-  const r = await box.exec(command, args);
-  if (r.code !== 0)
-    throw new Error(`${box.name}: ${command} ${args.join(" ")} exited ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
+export { check };
 
 /** What must be exactly as before once the mesh is removed. */
 export async function networkSnapshot(box: Sandbox): Promise<Record<string, string>> {

@@ -11,6 +11,7 @@ import { yamlOf } from "../../src/config/testing/fixtures.ts";
 import { check, networkSnapshot, requireMeshTools } from "../../src/mesh/mesh-lab.fixture.ts";
 import { plinthBin } from "../../src/testing/cli.ts";
 import { eventually } from "../../src/testing/eventually.ts";
+import { createSwitchBridge, plugIntoSwitch } from "../../src/testing/lab-network.ts";
 import { createSandbox, type Sandbox } from "../../src/testing/sandbox.ts";
 import { type SandboxedAgent, startSandboxedAgent } from "../../src/testing/sandboxed-agent.ts";
 
@@ -68,22 +69,8 @@ describe("the mesh between agents, from discovery", () => {
   const addresses = new Map<string, string>();
 
   async function attach(agent: SandboxedAgent, i: number, name: string): Promise<Node> {
-    await check(sw!, "ip", [
-      "link",
-      "add",
-      `p${i}`,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "netns",
-      String(agent.box.pid),
-    ]);
-    await check(sw!, "ip", ["link", "set", `p${i}`, "master", "br0", "up"]);
     const ip = `${subnet}.${i + 1}`;
-    await check(agent.box, "ip", ["addr", "add", `${ip}/24`, "dev", "eth0"]);
-    await check(agent.box, "ip", ["link", "set", "eth0", "up"]);
+    await plugIntoSwitch(sw!, agent.box, `p${i}`, `${ip}/24`);
     return { name, agent, ip };
   }
 
@@ -91,9 +78,7 @@ describe("the mesh between agents, from discovery", () => {
     await requireMeshTools();
     const tag = `${process.pid % 10000}`;
     sw = await createSandbox({ name: `mesh-e2e-sw-${tag}` });
-    await check(sw, "ip", ["link", "add", "br0", "type", "bridge"]);
-    await check(sw, "ip", ["addr", "add", `${subnet}.254/24`, "dev", "br0"]);
-    await check(sw, "ip", ["link", "set", "br0", "up"]);
+    await createSwitchBridge(sw, `${subnet}.254/24`);
     discovery = sw.spawn(
       process.execPath,
       [
