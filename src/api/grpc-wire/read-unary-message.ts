@@ -9,6 +9,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 /** Largest request message accepted (its envelope's length), e.g. 4 MiB. */
 export interface ReadUnaryOptions {
   readonly maxMessageBytes: number;
+  /** Named in the errors about the number of messages, as connect names it; default "unary". */
+  readonly methodKind?: "unary" | "server-streaming";
 }
 
 function tooLarge(length: number, max: number): ConnectError {
@@ -19,7 +21,7 @@ function tooLarge(length: number, max: number): ConnectError {
 }
 
 /** The envelope's payload; stops reading (and drains) as soon as the body cannot be accepted. */
-function readEnvelope(stream: ServerHttp2Stream, max: number): Promise<Buffer> {
+function readEnvelope(stream: ServerHttp2Stream, max: number, kind: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let chunks: Buffer[] = [];
     let size = 0;
@@ -50,7 +52,7 @@ function readEnvelope(stream: ServerHttp2Stream, max: number): Promise<Buffer> {
       if (expected >= 0 && size > 5 + expected) {
         fail(
           new ConnectError(
-            "protocol error: received extra input message for unary method",
+            `protocol error: received extra input message for ${kind} method`,
             Code.Unimplemented,
           ),
         );
@@ -60,7 +62,7 @@ function readEnvelope(stream: ServerHttp2Stream, max: number): Promise<Buffer> {
       settle();
       if (size === 0) {
         reject(
-          new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented),
+          new ConnectError(`protocol error: missing input message for ${kind} method`, Code.Unimplemented),
         );
       } else if (expected < 0 || size !== 5 + expected) {
         reject(new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument));
@@ -85,7 +87,7 @@ export async function readUnaryMessage<T extends DescMessage>(
   schema: T,
   options: ReadUnaryOptions,
 ): Promise<MessageShape<T>> {
-  const body = await readEnvelope(stream, options.maxMessageBytes);
+  const body = await readEnvelope(stream, options.maxMessageBytes, options.methodKind ?? "unary");
   if (body[0]! & 0x01) {
     // Compressed calls (a grpc-encoding header) are left to connect; this one claims compression
     // without saying which.

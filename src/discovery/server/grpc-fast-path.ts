@@ -173,7 +173,7 @@ export function createGrpcFastPath(
       let body: Buffer | undefined;
       let status = { code: 0, message: "" };
       try {
-        const input = await readMessage(stream, method.input);
+        const input = await readMessage(stream, method);
         const pending = method.call(input as never, call) as Promise<MessageShape<DescMessage>>;
         const message =
           call.deadline === undefined ? await pending : await withDeadline(pending, call.signal);
@@ -191,7 +191,7 @@ export function createGrpcFastPath(
     options.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
     let status = { code: 0, message: "" };
     try {
-      const input = await readMessage(stream, method.input);
+      const input = await readMessage(stream, method);
       const messages = method.call(input as never, call) as AsyncIterable<MessageShape<DescMessage>>;
       for await (const message of messages) {
         if (!stream.headersSent) {
@@ -208,8 +208,11 @@ export function createGrpcFastPath(
     finish(stream, status.code, status.message);
   }
 
-  function readMessage(stream: ServerHttp2Stream, schema: DescMessage): Promise<MessageShape<DescMessage>> {
-    return readUnaryMessage(stream, schema, options);
+  function readMessage(stream: ServerHttp2Stream, method: Method): Promise<MessageShape<DescMessage>> {
+    return readUnaryMessage(stream, method.input, {
+      maxMessageBytes: options.maxMessageBytes,
+      methodKind: method.stream ? "server-streaming" : "unary",
+    });
   }
 }
 
