@@ -77,7 +77,8 @@ function rebuild(dir) {
   }
   const child = spawn(
     process.execPath,
-    ["--disable-warning=ExperimentalWarning", `${root}src/startup/build-agent-bundle.ts`, "--release-lock"],
+    // The builder builds into `dir` and removes the lock taken here when it is done.
+    ["--disable-warning=ExperimentalWarning", `${root}src/startup/build-agent-bundle.ts`, dir],
     { detached: true, stdio: "ignore" },
   );
   child.unref();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,6 +51,26 @@ describe("the agent's start-up bundle", () => {
     } finally {
       await writeFile(join(dir, manifestName), JSON.stringify(manifest));
     }
+  });
+
+  it("rebuilds a stale bundle in the background, into its own directory, and releases the lock", async () => {
+    const fake = contentHash("not the source");
+    const stale = { ...manifest, inputs: { ...manifest.inputs, "src/version.ts": fake } };
+    await writeFile(join(dir, manifestName), JSON.stringify(stale));
+    assert.equal(await bundledMain({ dir }), undefined);
+    const rebuilt = await eventually(
+      "the background build to replace the manifest",
+      async () => {
+        const m = JSON.parse(await readFile(join(dir, manifestName), "utf8")) as BundleManifest;
+        return m.inputs["src/version.ts"] !== fake ? m : undefined;
+      },
+      60_000,
+    );
+    assert.equal(rebuilt.inputs["src/version.ts"], manifest.inputs["src/version.ts"]);
+    await eventually("the build lock to be released", () =>
+      existsSync(join(dir, "build.lock")) ? undefined : true,
+    );
+    manifest = rebuilt;
   });
 
   it("runs an agent that serves its API, its paths still relative to the sources", async () => {
