@@ -174,9 +174,15 @@ export async function requireBinaries(names: readonly [string, string][]): Promi
 
 const pingTimeoutMs = 60_000;
 
+/** A ping's wait for its answer: short, so that a pair that could answer tries again soon. */
+const pingWaitS = "0.25";
+/** After this long, a slow answer (a machine under heavy load) gets a whole second. */
+const pingPatientAfterMs = 10_000;
+
 /**
- * Every ordered pair of nodes that has not yet got an answer pings once (1 s timeout), in
- * parallel, until all have; returns when the last pair got one.
+ * Every ordered pair of nodes pings (each pair on its own, in parallel: one pair's unanswered
+ * ping does not hold back the others) until it gets an answer; returns when the last pair got
+ * one.
  */
 export async function untilAllPing(
   nodes: readonly LabNode[],
@@ -188,22 +194,27 @@ export async function untilAllPing(
   const pending = new Set<string>();
   for (let a = 0; a < nodes.length; a++)
     for (let b = 0; b < nodes.length; b++) if (a !== b) pending.add(`${a}>${b}`);
-  const deadline = performance.now() + pingTimeoutMs;
-  while (pending.size > 0) {
-    const why = failed();
-    if (why) throw new Error(why);
-    if (performance.now() > deadline) {
-      throw new Error(`${what}: no answer within ${pingTimeoutMs / 1000} s for ${[...pending].join(", ")}`);
+  const started = performance.now();
+  const deadline = started + pingTimeoutMs;
+  const untilAnswered = async (pair: string) => {
+    const [a, b] = pair.split(">").map(Number) as [number, number];
+    for (;;) {
+      const why = failed();
+      if (why) throw new Error(why);
+      if (performance.now() > deadline) {
+        throw new Error(`${what}: no answer within ${pingTimeoutMs / 1000} s for ${[...pending].join(", ")}`);
+      }
+      const to = await address(b);
+      if (to !== undefined) {
+        const wait = performance.now() - started < pingPatientAfterMs ? pingWaitS : "1";
+        const r = await nodes[a]!.box.exec("ping", ["-n", "-q", "-c", "1", "-W", wait, to]);
+        if (r.code === 0) {
+          pending.delete(pair);
+          return;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 10));
     }
-    await Promise.all(
-      [...pending].map(async (pair) => {
-        const [a, b] = pair.split(">").map(Number) as [number, number];
-        const to = await address(b);
-        if (to === undefined) return;
-        const r = await nodes[a]!.box.exec("ping", ["-n", "-q", "-c", "1", "-W", "1", to]);
-        if (r.code === 0) pending.delete(pair);
-      }),
-    );
-    if (pending.size > 0) await new Promise((r) => setTimeout(r, 10));
-  }
+  };
+  await Promise.all([...pending].map(untilAnswered));
 }

@@ -15,6 +15,8 @@ import { createLab, type LabBox, requireBinaries, untilAllPing } from "./lab.ts"
 import { iperf } from "./wireguard-link.ts";
 
 const discoveryPort = 3000;
+/** A directory to keep each agent's whole log in (debug level), for a timeline of its start. */
+const traceDir = process.env.PLINTH_BENCH_MESH_TRACE;
 
 async function nodeConfig(name: string, discoveryUrl: string): Promise<string> {
   const { secrets, worker } = await fixtures();
@@ -92,6 +94,8 @@ export async function plinthMesh(): Promise<{ convergeMs: number; linksMs: numbe
     }
     const addresses: (string | undefined)[] = [];
     let linksAt: number | undefined;
+    const full: string[] = [];
+    const startedAt = Date.now();
     const t0 = performance.now();
     for (const [i, n] of nodes.entries()) {
       const agent = n.box.spawn(
@@ -109,12 +113,15 @@ export async function plinthMesh(): Promise<{ convergeMs: number; linksMs: numbe
           "off",
           "--config",
           files[i]!,
+          ...(traceDir ? ["--log-level", "debug"] : []),
         ],
         { stdio: ["ignore", "ignore", "pipe"] },
       );
       logs[i] = "";
+      full[i] = "";
       agent.stderr?.setEncoding("utf8").on("data", (d: string) => {
         logs[i] = (logs[i]! + d).slice(-4000);
+        if (traceDir) full[i] += d;
       });
       agent.once("exit", (code) => {
         exited ??= `the agent on ${n.box.name} exited with ${code}`;
@@ -132,6 +139,16 @@ export async function plinthMesh(): Promise<{ convergeMs: number; linksMs: numbe
       () => exited,
     );
     const convergeMs = performance.now() - t0;
+    if (traceDir) {
+      const mark = (msg: string, time: number) => `${JSON.stringify({ msg, time })}\n`;
+      for (const [i, text] of full.entries()) {
+        const tail = mark("bench: every node pinged every other", startedAt + convergeMs);
+        await writeFile(
+          join(traceDir, `agent-${i + 1}.log`),
+          mark("bench: agents started", startedAt) + text + tail,
+        );
+      }
+    }
     const bitsPerSec = await iperf(nodes[0]!.box, nodes[1]!.box, addresses[1]!);
     return { convergeMs, linksMs: (linksAt ?? performance.now()) - t0, bitsPerSec };
   } catch (err) {

@@ -146,7 +146,9 @@ export function createAgent(options: AgentOptions): Agent {
   const mode = options.mode ?? "host";
   const agentLog = new LogBuffer({ capacity: 5000 });
   const streams: pino.StreamEntry[] = [{ stream: { write: (s: string) => agentLog.write(s) } }];
-  if (options.logStream) streams.push({ stream: options.logStream });
+  // Each stream gets the agent's level: a multistream entry without one takes info.
+  if (options.logStream)
+    streams.push({ level: (options.logLevel ?? "info") as pino.Level, stream: options.logStream });
   const logFile = join(options.stateDir, "logs", "agent.log");
   let log: Logger = pino({ level: options.logLevel ?? "info" }, pino.multistream(streams));
   const metrics = new Registry();
@@ -408,7 +410,10 @@ export function createAgent(options: AgentOptions): Agent {
     });
     const b: Boot = { state, runtime, supervisor, etcdClients, etcd, applier, maintenance: true };
     boot = b;
-    if (options.configPath) await applyConfigFile(b, options.configPath);
+    if (options.configPath) {
+      await applyConfigFile(b, options.configPath);
+      log.debug({ path: options.configPath }, "start-up config loaded");
+    }
     // A staged config takes effect now; a config being tried resumes its countdown.
     await applier.resume();
     await publishDefinitions(state);
@@ -449,6 +454,7 @@ export function createAgent(options: AgentOptions): Agent {
           ]),
     );
     await runtime.start();
+    log.debug("controllers started");
     await startServer(b);
     await upgrades.publish(state);
     upgradeWatch = new AbortController();
@@ -618,7 +624,10 @@ export function createAgent(options: AgentOptions): Agent {
         { level: options.logLevel ?? "info" },
         pino.multistream([
           ...streams,
-          { stream: pino.destination({ dest: logFile, append: true, sync: false }) },
+          {
+            level: (options.logLevel ?? "info") as pino.Level,
+            stream: pino.destination({ dest: logFile, append: true, sync: false }),
+          },
         ]),
       );
       // Started again (by hand) after a shutdown: the mark has done its job.

@@ -66,6 +66,17 @@ describe("endpoint prober", () => {
     assert.equal(h.step([a, b]).endpoint, b);
   });
 
+  it("is not down while the last candidate of the first round still has its window", () => {
+    const h = harness({ probeWindowMs: 1000 });
+    assert.deepEqual(h.step([a]), { state: "unknown", endpoint: a, probe: true, probes: 1 });
+    h.advance(999);
+    assert.deepEqual(h.step([a]), { state: "unknown", endpoint: a, probe: false, probes: 1 });
+    h.advance(1);
+    assert.deepEqual(h.step([a]), { state: "down", endpoint: a, probe: true, probes: 2 });
+    h.advance(100);
+    assert.equal(h.step([a]).state, "down", "down while the retry window runs");
+  });
+
   it("follows the peer where WireGuard found it (roaming) instead of resetting the endpoint", () => {
     const h = harness();
     h.step([a]);

@@ -92,7 +92,8 @@ export function createEndpointProber(options: EndpointProberOptions = {}): Endpo
         endpoint = observed?.endpoint ?? endpoint;
         return { state: "up", endpoint, probe: false, probes };
       }
-      const roundDone = candidates.length > 0 && probes >= candidates.length;
+      // Down once the last candidate of the first round had its window too, not while it has it.
+      const roundDone = candidates.length > 0 && probes > candidates.length;
       const state: PeerState = everUp || roundDone ? "down" : "unknown";
       if (candidates.length === 0) {
         probeStartedMs = undefined;

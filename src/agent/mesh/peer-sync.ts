@@ -32,7 +32,7 @@ const peerConfig = (p: PeerRound): MeshPeerConfig => ({
  * Makes WireGuard's peers what the round decided. A peer whose prober asks for a probe is first
  * removed, so that it is added afresh and handshakes at once (an endpoint change alone would
  * wait out WireGuard's 5 s between handshake initiations), unless it handshaked since the round
- * began: a peer that just came up is left alone.
+ * began (a peer that just came up is left alone) or WireGuard does not have it yet.
  */
 export async function applyPeerRound(
   host: Host,
@@ -44,9 +44,11 @@ export async function applyPeerRound(
     const now = new Map((await readMeshPeers(host, MESH_LINK_NAME)).map((p) => [p.publicKey, p]));
     const restart = new Set(
       probing
-        .filter(
-          (p) => (now.get(p.spec.publicKey)?.latestHandshakeMs ?? 0) <= (p.observed?.latestHandshakeMs ?? 0),
-        )
+        .filter((p) => {
+          const seen = now.get(p.spec.publicKey);
+          // A peer WireGuard does not have yet is added afresh anyway.
+          return seen !== undefined && seen.latestHandshakeMs <= (p.observed?.latestHandshakeMs ?? 0);
+        })
         .map((p) => p.spec.publicKey),
     );
     if (restart.size > 0) {

@@ -162,10 +162,12 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
         return;
       }
       publicIp = ipText(hello.clientIp);
+      options.log.debug({ endpoint, publicIp }, "discovery service said hello");
       const watching = (async () => {
         let first = true;
         for await (const message of client.watch({ clusterId: options.clusterId }, { signal })) {
           apply(message, first);
+          if (first) options.log.debug({ members: known.size }, "discovery watch snapshot received");
           first = false;
           connected = true;
           lastError = undefined;
@@ -191,6 +193,7 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
               { signal, timeoutMs: callTimeoutMs },
             );
             if (!published) {
+              options.log.debug("this machine's record published to the discovery service");
               published = true;
               changed();
             }

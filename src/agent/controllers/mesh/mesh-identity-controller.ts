@@ -12,6 +12,8 @@ import { MeshIdentity, MeshPrivateKey, meshIdentityId, meshPrivateKeyId } from "
  * unique per node, and needing nothing but the key and the cluster id.
  */
 export function createMeshIdentityController(options: { readonly mode: ValidationMode }): Controller {
+  /** The identity last logged, to log it once per change. */
+  let logged = "";
   return {
     name: "MeshIdentityController",
     inputs: [{ namespace: "config", type: MachineConfigResource.type, id: machineConfigId, kind: "weak" }],
@@ -38,13 +40,14 @@ export function createMeshIdentityController(options: { readonly mode: Validatio
         generateMeshKeyPair().privateKey;
       await keys.apply(MeshPrivateKey.make(meshPrivateKeyId, { privateKey }));
       const publicKey = meshPublicKey(privateKey);
+      const address = meshAddress(cluster.id, publicKey);
       await identities.apply(
-        MeshIdentity.make(meshIdentityId, {
-          publicKey,
-          address: meshAddress(cluster.id, publicKey),
-          prefix: meshPrefix(cluster.id),
-        }),
+        MeshIdentity.make(meshIdentityId, { publicKey, address, prefix: meshPrefix(cluster.id) }),
       );
+      if (logged !== `${publicKey} ${address}`) {
+        logged = `${publicKey} ${address}`;
+        ctx.log.debug({ publicKey, address }, "mesh identity ready");
+      }
       await keys.cleanup();
       await identities.cleanup();
     },

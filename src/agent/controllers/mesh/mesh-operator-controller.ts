@@ -1,4 +1,5 @@
 import { findBinary } from "../../../doctor/doctor.ts";
+import { PlinthError } from "../../../errors/plinth-error.ts";
 import {
   applyMeshRouting,
   configureMeshLink,
@@ -35,6 +36,10 @@ import { ServiceSpec, ServiceStatusResource } from "../../resources/service.ts";
 export const meshOperatorControllerName = "MeshOperatorController";
 /** The supervised wireguard-go, where the kernel has no WireGuard. */
 export const meshServiceId = "mesh-wireguard";
+/** How long after wireguard-go started its link is looked for every 20 ms (then every 250 ms). */
+const linkWaitMs = 2000;
+/** How often `wg show dump` is read while a peer's candidate endpoint is being tried. */
+const probeObserveMs = 100;
 
 export interface MeshOperatorOptions {
   readonly host: Host;
@@ -74,15 +79,24 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
   let servicePid: number | undefined;
   /** This process declared the wireguard-go service (a link found before that is stale). */
   let serviceDeclared = false;
+  /** What was last logged, to log each step of bringing the mesh up once. */
+  let lastWaiting = "";
+  let loggedPid: number | undefined;
+  /** When the running wireguard-go was first seen: its link appears within moments of that. */
+  let serviceSeenAt = 0;
+  let peersKey = "";
+  const peerStates = new Map<string, string>();
 
   async function takeDown(ctx: ControllerContext): Promise<void> {
     probers.clear();
     linkKey = "";
     routingKey = "";
     if (!mayHaveMesh) return;
+    const startedAt = now();
     try {
       await removeMesh(host, { linkName: MESH_LINK_NAME, table: MESH_ROUTE_TABLE, fwmark: MESH_FWMARK });
       if (ranMesh) ctx.log.info("mesh removed: link, rules, routes and nftables table");
+      else ctx.log.debug({ tookMs: now() - startedAt }, "looked for a mesh of an earlier run to remove");
     } catch (err) {
       // The clean-up at start, for a mesh of an earlier run: a machine that never ran one may
       // lack its tools (nft, wg), which is no error.
@@ -116,6 +130,11 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
       const identity = (await ctx.find(MeshIdentity.ptr(meshIdentityId)))?.spec;
       const key = (await ctx.find(MeshPrivateKey.ptr(meshPrivateKeyId)))?.spec;
 
+      if (spec?.enabled && (!identity || !key) && !ranMesh) {
+        // Starting: the identity follows the spec at once (both come from the config), and
+        // whatever an earlier run left is taken over when it is there.
+        return;
+      }
       if (!spec?.enabled || !identity || !key) {
         // The service first: with wireguard-go gone, its link goes too, and nothing recreates it.
         await services.cleanup();
@@ -134,6 +153,8 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
       ranMesh = true;
       const status = { enabled: true, link: false, address: identity.address, peers: 0, peersUp: 0 };
       const waiting = async (error: string, afterMs: number) => {
+        if (error !== lastWaiting) ctx.log.debug({ retryInMs: afterMs }, `mesh waiting: ${error}`);
+        lastWaiting = error;
         await meshStatuses.apply(MeshStatus.make(meshStatusId, { ...status, error }));
         await meshStatuses.cleanup();
         return { requeueAfterMs: afterMs };
@@ -169,6 +190,11 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
         const service = (await ctx.find(ServiceStatusResource.ptr(meshServiceId)))?.spec;
         // A new wireguard-go process makes a blank link: configure everything again.
         servicePid = service?.pid;
+        if (service?.state === "running" && servicePid !== loggedPid) {
+          loggedPid = servicePid;
+          serviceSeenAt = now();
+          ctx.log.debug({ pid: servicePid }, `${meshServiceId} (wireguard-go) running`);
+        }
         if (service?.state !== "running") {
           linkKey = "";
           routingKey = "";
@@ -197,11 +223,24 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
         const lk = JSON.stringify([linkConfig, servicePid]);
         if (repair || lk !== linkKey) {
           await configureMeshLink(host, linkConfig, { signal: ctx.signal });
+          if (lk !== linkKey)
+            ctx.log.info({ address: identity.address }, `mesh link ${MESH_LINK_NAME} configured`);
           linkKey = lk;
+          lastWaiting = "";
         }
       } catch (err) {
         linkKey = "";
-        return waiting(`cannot configure ${MESH_LINK_NAME}: ${(err as Error).message}`, 250);
+        // A wireguard-go just started creates its link in a moment: look again soon rather than
+        // in 250 ms, for as long as it is young.
+        const linkComing =
+          servicePid !== undefined &&
+          err instanceof PlinthError &&
+          err.code === "unavailable" &&
+          now() - serviceSeenAt < linkWaitMs;
+        return waiting(
+          `cannot configure ${MESH_LINK_NAME}: ${(err as Error).message}`,
+          linkComing ? 20 : 250,
+        );
       }
 
       try {
@@ -223,6 +262,28 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
           };
         });
         await applyPeerRound(host, round, spec.presharedKey);
+        const pk = JSON.stringify(round.map((p) => [p.id, p.decision.endpoint]));
+        if (pk !== peersKey) {
+          peersKey = pk;
+          ctx.log.debug(
+            { peers: round.map((p) => `${p.spec.hostname} ${p.decision.endpoint ?? "-"}`) },
+            "mesh peers set",
+          );
+        }
+        for (const id of peerStates.keys()) if (!round.some((p) => p.id === id)) peerStates.delete(id);
+        for (const p of round) {
+          const was = peerStates.get(p.id);
+          peerStates.set(p.id, p.decision.state);
+          if (p.decision.state === was || (was === undefined && p.decision.state === "unknown")) continue;
+          if (p.decision.state === "up") {
+            ctx.log.info(
+              { peer: p.spec.hostname, endpoint: p.decision.endpoint },
+              "mesh peer up (handshake done)",
+            );
+          } else if (p.decision.state === "down") {
+            ctx.log.warn({ peer: p.spec.hostname, probes: p.decision.probes }, "mesh peer down");
+          }
+        }
 
         const addresses = JSON.stringify((await ctx.find(NodeAddress.ptr("current")))?.spec.addresses ?? []);
         if (lastAddresses !== "" && addresses !== lastAddresses) await announceMove(host, round);
@@ -253,7 +314,8 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
         );
         await meshStatuses.cleanup();
         const probing = [...probers.values()].some((p) => p.probing(t));
-        return { requeueAfterMs: probing ? Math.min(250, observeMs) : observeMs };
+        // While a candidate is tried, its handshake is looked for often: the peer counts as up sooner.
+        return { requeueAfterMs: probing ? Math.min(probeObserveMs, observeMs) : observeMs };
       } catch (err) {
         linkKey = "";
         routingKey = "";
