@@ -226,9 +226,10 @@ export async function createCluster(options: CreateClusterOptions): Promise<Crea
       say(`discovery: serving on ${plan.discovery.url}`);
     }
     phaseDone("network");
+    // Copying /etc is most of a node's set-up: all nodes at once.
+    await Promise.all(plan.nodes.map((node) => prepareNodeDirs(dir, node)));
     for (const node of plan.nodes) {
       await createNodeNetwork(plan, node);
-      await prepareNodeDirs(dir, node);
       record.pids[node.name] = await launchNode(dir, node);
       await writeRecord(record);
       const where = plan.sites.length > 1 ? ` in ${plan.sites[node.site]!.name}` : "";

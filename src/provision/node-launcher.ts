@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
-import { cp, mkdir, open } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { NodePlan } from "./cluster-plan.ts";
+import { copyMachineEtc } from "./private-etc.ts";
 
 export const plinthBin = fileURLToPath(new URL("../../bin/plinth.js", import.meta.url));
 export const apiPort = 50000;
@@ -14,9 +15,7 @@ export function nodeDir(clusterDir: string, node: NodePlan): string {
 
 export async function prepareNodeDirs(clusterDir: string, node: NodePlan): Promise<void> {
   const dir = nodeDir(clusterDir, node);
-  await cp("/etc", join(dir, "etc"), { recursive: true, verbatimSymlinks: true, force: true }).catch(() => {
-    // Unreadable special files are not needed inside the node.
-  });
+  await copyMachineEtc(join(dir, "etc"));
   for (const sub of ["var/lib/plinth", "var/log", "var/tmp", "var/run"]) {
     await mkdir(join(dir, sub), { recursive: true });
   }

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, type SpawnOptions, spawn } from "node:child_process";
-import { cp, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { RunOptions, RunResult } from "../agent/host/host.ts";
 import { type ConnectedHost, connectHost } from "../agent/host/host-wire.ts";
 import { findBinary } from "../doctor/doctor.ts";
+import { copyMachineEtc } from "../provision/private-etc.ts";
 
 /**
  * A throwaway machine for tests: a process holding new network, UTS and mount namespaces, with
@@ -56,14 +57,7 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
   await requireSandboxTools();
   const name = options.name ?? `sandbox-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
   const dir = await mkdtemp(join(tmpdir(), "plinth-sandbox-"));
-  await cp("/etc", join(dir, "etc"), {
-    recursive: true,
-    verbatimSymlinks: true,
-    errorOnExist: false,
-    force: true,
-  }).catch(async () => {
-    // Unreadable entries (sockets, special files) are not needed by anything inside.
-  });
+  await copyMachineEtc(join(dir, "etc"));
   await mkdir(join(dir, "var", "lib", "plinth"), { recursive: true });
   await mkdir(join(dir, "var", "log"), { recursive: true });
   await mkdir(join(dir, "var", "tmp"), { recursive: true });
