@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { access, constants, readdir } from "node:fs/promises";
+import { accessSync, constants } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
 import type { Feature, Prerequisite } from "./prerequisites.ts";
@@ -24,7 +25,9 @@ export async function findBinary(binary: string): Promise<string | undefined> {
   for (const dir of dirs) {
     const candidate = join(dir, binary);
     try {
-      await access(candidate, constants.X_OK);
+      // Synchronous: a few microseconds each, where the async form waits its turn in libuv's
+      // thread pool, which a starting agent keeps busy (a quarter second was seen).
+      accessSync(candidate, constants.X_OK);
       return candidate;
     } catch {
       // not in this directory

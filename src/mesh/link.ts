@@ -58,9 +58,7 @@ interface IpLink {
   readonly ifname: string;
   readonly mtu: number;
   readonly flags: readonly string[];
-}
-interface IpAddr {
-  readonly addr_info: readonly { family: string; local: string; prefixlen: number; scope: string }[];
+  readonly addr_info?: readonly { family: string; local: string; prefixlen: number; scope: string }[];
 }
 
 /**
@@ -78,7 +76,11 @@ export async function configureMeshLink(
   validateLinkConfig(cfg);
   const { signal } = opts;
   const { name } = cfg;
-  let link = await readLink(host, name);
+  // The link and its addresses in one read, WireGuard's view beside it: each read is a process,
+  // and a starting machine is slow to start them.
+  const read = () =>
+    Promise.all([readLink(host, name, signal), readWgDump(host, name, signal).catch(() => undefined)]);
+  let [link, dump] = await read();
   if (!link) {
     if (!(await kernelHasWireGuard(host))) {
       throw new PlinthError(
@@ -87,44 +89,46 @@ export async function configureMeshLink(
       );
     }
     await runChecked(host, "ip", ["link", "add", name, "type", "wireguard"], { signal });
-    link = await readLink(host, name);
+    [link, dump] = await read();
     if (!link) throw new PlinthError("internal", `mesh link ${name} vanished right after being created`);
   }
+  // Read again, failing loudly now, when the link was there but WireGuard's view was not.
+  dump ??= await readWgDump(host, name, signal);
 
-  const dump = await readWgDump(host, name, signal);
   const iface = dump.iface;
   const set: string[] = [];
   if (iface.privateKey !== cfg.privateKey) set.push("private-key", "/dev/stdin");
   if (iface.listenPort !== cfg.listenPort) set.push("listen-port", String(cfg.listenPort));
   if (iface.fwmark !== cfg.fwmark) set.push("fwmark", String(cfg.fwmark));
-  if (set.length > 0) {
-    // The private key goes through stdin, never argv (visible in /proc to every user).
-    await runWg(host, ["set", name, ...set], `${cfg.privateKey}\n`, signal);
-  }
 
-  if (link.mtu !== cfg.mtu || !link.flags.includes("UP")) {
-    await runChecked(host, "ip", ["link", "set", "dev", name, "mtu", String(cfg.mtu), "up"], { signal });
-  }
-
+  // What `ip` changes goes in one batch (one process), in this order; it stops at the first error.
+  // No -4/-6 in a batch line: the addresses say their family.
+  const batch: string[] = [];
+  if (link.mtu !== cfg.mtu || !link.flags.includes("UP"))
+    batch.push(`link set dev ${name} mtu ${cfg.mtu} up`);
   const want = parseCidr(`${cfg.address}/128`, "address").address;
-  const [addrs] = await host.ipJson<IpAddr[]>(["addr", "show", "dev", name], { signal });
   let present = false;
-  for (const a of addrs?.addr_info ?? []) {
+  for (const a of link.addr_info ?? []) {
     if (a.scope === "link") continue;
     const mine =
       a.family === "inet6" && a.prefixlen === 128 && parseCidr(a.local, "address").address === want;
     if (mine) present = true;
-    else await runChecked(host, "ip", ["addr", "del", `${a.local}/${a.prefixlen}`, "dev", name], { signal });
+    else batch.push(`addr del ${a.local}/${a.prefixlen} dev ${name}`);
   }
-  if (!present) {
-    // nodad: the address is unique by construction, and duplicate detection would delay it by a second.
-    await runChecked(host, "ip", ["-6", "addr", "add", `${want}/128`, "dev", name, "nodad"], { signal });
-  }
-  await runChecked(host, "ip", ["-6", "route", "replace", cfg.prefix, "dev", name], { signal });
+  // nodad: the address is unique by construction, and duplicate detection would delay it by a second.
+  if (!present) batch.push(`addr add ${want}/128 dev ${name} nodad`);
+  batch.push(`route replace ${cfg.prefix} dev ${name}`);
+
+  await Promise.all([
+    // The private key goes through stdin, never argv (visible in /proc to every user).
+    set.length > 0 ? runWg(host, ["set", name, ...set], `${cfg.privateKey}\n`, signal) : undefined,
+    runChecked(host, "ip", ["-batch", "-"], { input: `${batch.join("\n")}\n`, signal }),
+  ]);
 }
 
-async function readLink(host: Host, name: string): Promise<IpLink | undefined> {
-  const r = await host.run("ip", ["-json", "link", "show", "dev", name]);
+/** The link with its addresses (`ip addr show` says both); undefined when it does not exist. */
+async function readLink(host: Host, name: string, signal?: AbortSignal): Promise<IpLink | undefined> {
+  const r = await host.run("ip", ["-json", "addr", "show", "dev", name], { signal });
   if (r.code !== 0) return undefined;
   return (JSON.parse(r.stdout) as IpLink[])[0];
 }

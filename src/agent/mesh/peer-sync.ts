@@ -39,14 +39,14 @@ export async function applyPeerRound(
   peers: readonly PeerRound[],
   presharedKey: string,
 ): Promise<void> {
-  const probing = peers.filter((p) => p.decision.probe);
+  // A peer WireGuard did not have when the round began is added afresh anyway: nothing to restart.
+  const probing = peers.filter((p) => p.decision.probe && p.observed !== undefined);
   if (probing.length > 0) {
     const now = new Map((await readMeshPeers(host, MESH_LINK_NAME)).map((p) => [p.publicKey, p]));
     const restart = new Set(
       probing
         .filter((p) => {
           const seen = now.get(p.spec.publicKey);
-          // A peer WireGuard does not have yet is added afresh anyway.
           return seen !== undefined && seen.latestHandshakeMs <= (p.observed?.latestHandshakeMs ?? 0);
         })
         .map((p) => p.spec.publicKey),

@@ -79,6 +79,8 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
   let servicePid: number | undefined;
   /** This process declared the wireguard-go service (a link found before that is stale). */
   let serviceDeclared = false;
+  /** The kernel has WireGuard: no wireguard-go, no stale link of one to look for. */
+  let kernelWireGuardSeen = false;
   /** What was last logged, to log each step of bringing the mesh up once. */
   let lastWaiting = "";
   let loggedPid: number | undefined;
@@ -160,7 +162,15 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
         return { requeueAfterMs: afterMs };
       };
 
-      if (!(await kernelHasWireGuard(host))) {
+      // Whether a link of an earlier run is there, asked beside the kernel probe (both processes).
+      const [kernelWireGuard, linkFound] = await Promise.all([
+        kernelHasWireGuard(host),
+        serviceDeclared || kernelWireGuardSeen
+          ? false
+          : host.run("ip", ["link", "show", "dev", MESH_LINK_NAME]).then((r) => r.code === 0),
+      ]);
+      kernelWireGuardSeen = kernelWireGuard;
+      if (!kernelWireGuard) {
         wireguardGo ??= await findBinary("wireguard-go");
         if (!wireguardGo) {
           await services.cleanup();
@@ -172,8 +182,8 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
         if (!serviceDeclared) {
           // A wireguard-go left by an earlier agent process (killed) holds the link, and ours
           // could not create it: deleting the link ends that process.
-          const stale = await host.run("ip", ["link", "del", "dev", MESH_LINK_NAME]);
-          if (stale.code === 0) ctx.log.info("removed the mesh link of an earlier wireguard-go");
+          if (linkFound && (await host.run("ip", ["link", "del", "dev", MESH_LINK_NAME])).code === 0)
+            ctx.log.info("removed the mesh link of an earlier wireguard-go");
           serviceDeclared = true;
         }
         const cmd = wireguardGoCommand(MESH_LINK_NAME);
