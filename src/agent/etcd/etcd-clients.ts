@@ -11,8 +11,6 @@ export interface EtcdClients {
   client(ca: EtcdRootSecretContent, url: string): Promise<Etcd3>;
   /** The agent's client certificate for the CA (PEM), for plain HTTPS calls to members. */
   clientCertificate(ca: EtcdRootSecretContent): Promise<{ crt: string; key: string }>;
-  /** The agent's client certificate for the CA (PEM), for plain HTTPS calls to members. */
-  clientCertificate(ca: EtcdRootSecretContent): Promise<{ crt: string; key: string }>;
   /** Closes every client. */
   close(): void;
 }
