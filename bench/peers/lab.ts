@@ -204,16 +204,19 @@ export async function untilAllPing(
       if (performance.now() > deadline) {
         throw new Error(`${what}: no answer within ${pingTimeoutMs / 1000} s for ${[...pending].join(", ")}`);
       }
-      const to = await address(b);
-      if (to !== undefined) {
-        const wait = performance.now() - started < pingPatientAfterMs ? pingWaitS : "1";
+      // Both ends need their address: without its own, a node has no route to ping by.
+      const [from, to] = await Promise.all([address(a), address(b)]);
+      const tried = performance.now();
+      if (from !== undefined && to !== undefined) {
+        const wait = tried - started < pingPatientAfterMs ? pingWaitS : "1";
         const r = await nodes[a]!.box.exec("ping", ["-n", "-q", "-c", "1", "-W", wait, to]);
         if (r.code === 0) {
           pending.delete(pair);
           return;
         }
       }
-      await new Promise((r) => setTimeout(r, 10));
+      // Not faster than every 20 ms: the processes this starts take from what is measured.
+      await new Promise((r) => setTimeout(r, Math.max(0, 20 - (performance.now() - tried))));
     }
   };
   await Promise.all([...pending].map(untilAnswered));

@@ -127,10 +127,23 @@ export async function plinthMesh(): Promise<{ convergeMs: number; linksMs: numbe
         exited ??= `the agent on ${n.box.name} exited with ${code}`;
       });
     }
+    // One look per node at a time and at most every 20 ms, however many pairs ask.
+    const looks = new Map<number, { at: number; done: boolean; address: Promise<string | undefined> }>();
+    const lookUp = (i: number) => {
+      const last = looks.get(i);
+      if (last && (!last.done || performance.now() - last.at < 20)) return last.address;
+      const look = { at: performance.now(), done: false, address: meshAddress(nodes[i]!.box) };
+      const done = () => {
+        look.done = true;
+      };
+      look.address.then(done, done);
+      looks.set(i, look);
+      return look.address;
+    };
     await untilAllPing(
       nodes,
       async (i) => {
-        addresses[i] ??= await meshAddress(nodes[i]!.box);
+        addresses[i] ??= await lookUp(i);
         if (linksAt === undefined && nodes.every((_, j) => addresses[j] !== undefined))
           linksAt = performance.now();
         return addresses[i];

@@ -53,15 +53,17 @@ interface IpRule {
 export async function applyMeshRouting(host: Host, cfg: MeshRoutingConfig): Promise<void> {
   const steering = validateRouting(cfg);
   const sets = steeringSets(cfg);
-  const current = await readNftTable(host);
-  if (current?.fingerprint === tableFingerprint(cfg, steering)) {
-    if (!sameSets(current.sets, sets))
-      await runChecked(host, "nft", ["-f", "-"], { input: renderSetUpdate(sets) });
-  } else {
-    const script = `${current ? `delete table inet ${MESH_NFT_TABLE}\n` : ""}${renderMeshNftables(cfg)}`;
-    await runChecked(host, "nft", ["-f", "-"], { input: script });
-  }
-  for (const family of ["-4", "-6"] as const) {
+  const nftables = async () => {
+    const current = await readNftTable(host);
+    if (current?.fingerprint === tableFingerprint(cfg, steering)) {
+      if (!sameSets(current.sets, sets))
+        await runChecked(host, "nft", ["-f", "-"], { input: renderSetUpdate(sets) });
+    } else {
+      const script = `${current ? `delete table inet ${MESH_NFT_TABLE}\n` : ""}${renderMeshNftables(cfg)}`;
+      await runChecked(host, "nft", ["-f", "-"], { input: script });
+    }
+  };
+  const family = async (family: "-4" | "-6") => {
     await runChecked(host, "ip", [
       family,
       "route",
@@ -73,7 +75,11 @@ export async function applyMeshRouting(host: Host, cfg: MeshRoutingConfig): Prom
       String(cfg.table),
     ]);
     await ensureRule(host, family, cfg, steering);
-  }
+  };
+  // The marks, the table's routes and the rules work in any order (a mark without its rule, or a
+  // rule without its route, leaves packets on the normal route), so they are set side by side:
+  // three rounds of processes instead of eight.
+  await Promise.all([nftables(), family("-4"), family("-6")]);
 }
 
 /**
