@@ -175,7 +175,7 @@ export async function requireBinaries(names: readonly [string, string][]): Promi
 const pingTimeoutMs = 60_000;
 
 /** A ping's wait for its answer: short, so that a pair that could answer tries again soon. */
-const pingWaitS = "0.25";
+const pingWaitS = "0.1";
 /** After this long, a slow answer (a machine under heavy load) gets a whole second. */
 const pingPatientAfterMs = 10_000;
 

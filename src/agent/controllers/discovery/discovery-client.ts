@@ -267,6 +267,10 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
         endpoints: endpoints.map((e) => cipher.sealEndpoint(e)),
       };
       localEndpoints = endpoints;
+      options.log.debug(
+        { endpoints: endpoints.length, mesh: message.kubespan !== undefined },
+        "this machine's record changed: publishing it",
+      );
       dirty = true;
       localChanged();
     },
