@@ -8,11 +8,13 @@ import { handWireGuardThroughput, iperfSeconds } from "./wireguard-link.ts";
 
 const notes = [
   "3 nodes in namespaces on one bridge each side; a pair counts once it got a ping answer over the overlay",
+  "(each pair pings on its own once both ends have their overlay address, 0.1 s wait per ping)",
   "Plinth's clock starts with the agent processes (Node start-up, state, key, publish to and watch the",
   "discovery service, then link and peers); Nebula's with its daemons, the lighthouse's address given in",
   "each config; both use their defaults, Nebula's firewall opened for ping",
-  "where Plinth's time goes: nearly all of it is until every link is up (a traced run: an agent's API",
-  "listened after 3.6 s, the link was up 3.1 s later); once the links exist the pings answer within ~0.1 s",
+  "where Plinth's time goes (PLINTH_BENCH_MESH_TRACE=<dir> keeps the agents' logs for a timeline): the",
+  "agent process until its config is loaded (0.4-1.4 s with the load), then ~0.5 s to identity, discovery,",
+  "wireguard-go, link and peers; every pair answers within ~0.1 s of the last node setting its peers",
   `data plane: iperf3 ${iperfSeconds} s, 1 stream, MTU 1420 on both links; Plinth between two nodes'`,
   "IPv6 mesh addresses as its agents set them up, the other across a link set with wg and ip alone;",
   "Plinth's three agents keep running meanwhile: wireguard-go is CPU-bound, what else runs takes from it",
