@@ -132,12 +132,9 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
       const identity = (await ctx.find(MeshIdentity.ptr(meshIdentityId)))?.spec;
       const key = (await ctx.find(MeshPrivateKey.ptr(meshPrivateKeyId)))?.spec;
 
-      if (spec?.enabled && (!identity || !key) && !ranMesh) {
-        // Starting: the identity follows the spec at once (both come from the config), and
-        // whatever an earlier run left is taken over when it is there.
-        return;
-      }
-      if (!spec?.enabled || !identity || !key) {
+      // An enabled spec without the identity yet is a start (both come from the same documents):
+      // wireguard-go starts meanwhile, and whatever an earlier run left is taken over.
+      if (!spec?.enabled) {
         // The service first: with wireguard-go gone, its link goes too, and nothing recreates it.
         await services.cleanup();
         serviceDeclared = false;
@@ -153,7 +150,7 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
       }
       mayHaveMesh = true;
       ranMesh = true;
-      const status = { enabled: true, link: false, address: identity.address, peers: 0, peersUp: 0 };
+      const status = { enabled: true, link: false, address: identity?.address ?? "", peers: 0, peersUp: 0 };
       const waiting = async (error: string, afterMs: number) => {
         if (error !== lastWaiting) ctx.log.debug({ retryInMs: afterMs }, `mesh waiting: ${error}`);
         lastWaiting = error;
@@ -216,6 +213,8 @@ export function createMeshOperatorController(options: MeshOperatorOptions): Cont
       } else {
         await services.cleanup();
       }
+      // wireguard-go was started above: its start overlaps the identity's.
+      if (!identity || !key) return waiting("waiting for this node's mesh identity", 1000);
 
       const t = now();
       const repair = t - lastRepair >= repairMs;
