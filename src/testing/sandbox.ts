@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, type SpawnOptions, spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -160,6 +160,15 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
       };
     },
     async destroy() {
+      // Processes started inside by others (an agent's supervised services) outlive a killed
+      // agent; everything in the sandbox's network namespace goes.
+      for (const pid of await processesSharingNetns(inner)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
       for (const c of children) c.kill("SIGKILL");
       holder.kill("SIGKILL");
       try {
@@ -176,6 +185,18 @@ export async function createSandbox(options: SandboxOptions = {}): Promise<Sandb
     },
   };
   return sandbox;
+}
+
+/** Every other process in the network namespace of `pid`. */
+async function processesSharingNetns(pid: number): Promise<number[]> {
+  const netns = await readlink(`/proc/${pid}/ns/net`).catch(() => undefined);
+  if (!netns) return [];
+  const found: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === pid) continue;
+    if ((await readlink(`/proc/${entry}/ns/net`).catch(() => undefined)) === netns) found.push(Number(entry));
+  }
+  return found;
 }
 
 const hostProcessUrl = new URL("../agent/host/host-process.ts", import.meta.url);
