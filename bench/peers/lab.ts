@@ -1,108 +1,15 @@
-// Nodes for the peers' sides: one set of network, UTS and mount namespaces per node and one more
-// holding the bridge they all hang off, so that nothing is added to the machine's own network
-// namespace; killing the holders removes every link with them. Unlike src/testing/sandbox.ts the
-// nodes share the machine's /etc (copying it takes seconds on a busy disk): the programs run here
-// (etcd, nebula, wireguard-go, iperf3, ping) write nothing there.
-import { type ChildProcess, execFile, type SpawnOptions, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
-import type { RunResult } from "../../src/agent/host/host.ts";
+// Nodes for the peers' sides: one sandbox (src/testing/sandbox.ts) per node and one more holding
+// the bridge they all hang off, so that nothing is added to the machine's own network namespace;
+// destroying the sandboxes removes every link with them. Unless asked for private copies, the
+// nodes share the machine's /etc and /var (copying takes time on a busy disk, which would count
+// against a baseline): the programs run here (etcd, nebula, wireguard-go, iperf3, ping) write
+// nothing there.
 import { findBinary } from "../../src/doctor/doctor.ts";
 import { createSwitchBridge, plugIntoSwitch, mustRun as run } from "../../src/testing/lab-network.ts";
-import { createSandbox, requireSandboxTools } from "../../src/testing/sandbox.ts";
+import { createSandbox, requireSandboxTools, type Sandbox } from "../../src/testing/sandbox.ts";
 
 /** A process holding the namespaces, and what runs inside them. */
-export interface LabBox {
-  readonly name: string;
-  readonly pid: number;
-  /** A directory of its own on the machine (visible inside: /tmp is shared). */
-  readonly dir: string;
-  exec(command: string, args: readonly string[], options?: { timeoutMs?: number }): Promise<RunResult>;
-  /** A long-running process inside; killed by destroy(). */
-  spawn(command: string, args: readonly string[], options?: SpawnOptions): ChildProcess;
-  destroy(): Promise<void>;
-}
-
-async function createBox(name: string): Promise<LabBox> {
-  const dir = await mkdtemp(join(tmpdir(), "plinth-bench-lab-"));
-  const script = `set -e; ip link set lo up; hostname '${name}'; echo ready; exec sleep infinity`;
-  const holder = spawn(
-    "unshare",
-    ["--net", "--uts", "--mount", "--propagation", "private", "--fork", "sh", "-c", script],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let stderr = "";
-  holder.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  const ready = await new Promise<boolean>((resolve) => {
-    createInterface({ input: holder.stdout! }).once("line", (l) => resolve(l === "ready"));
-    holder.once("exit", () => resolve(false));
-  });
-  const inner =
-    ready && holder.pid !== undefined ? await childPid(holder.pid).catch(() => undefined) : undefined;
-  if (inner === undefined) {
-    holder.kill("SIGKILL");
-    await rm(dir, { recursive: true, force: true });
-    throw new Error(`cannot create namespaces for ${name}: ${stderr.trim() || "the holder exited"}`);
-  }
-  const enter = ["-t", String(inner), "--net", "--uts", "--mount", "--"];
-  const children = new Set<ChildProcess>([holder]);
-  return {
-    name,
-    pid: inner,
-    dir,
-    exec(command, args, o = {}) {
-      return new Promise((resolve, reject) => {
-        execFile(
-          "nsenter",
-          [...enter, command, ...args],
-          { timeout: o.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 },
-          (err, stdout, stderr) => {
-            const e = err as (Error & { code?: number | string }) | null;
-            if (e && typeof e.code === "string") reject(e);
-            else resolve({ stdout, stderr, code: e ? Number(e.code ?? 1) : 0 });
-          },
-        );
-      });
-    },
-    spawn(command, args, o = {}) {
-      const child = spawn("nsenter", [...enter, command, ...args], { stdio: "pipe", ...o });
-      children.add(child);
-      child.once("exit", () => children.delete(child));
-      return child;
-    },
-    async destroy() {
-      const all = [...children];
-      for (const c of all) c.kill("SIGKILL");
-      try {
-        process.kill(inner, "SIGKILL");
-      } catch {
-        // gone with the holder
-      }
-      await Promise.all(
-        all.map((c) =>
-          c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once("exit", r)),
-        ),
-      );
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function childPid(parent: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    execFile("pgrep", ["-P", String(parent)], (err, stdout) => {
-      const pid = Number(stdout.trim().split("\n")[0]);
-      if (err || !Number.isInteger(pid) || pid <= 0) reject(new Error(`no process under ${parent}`));
-      else resolve(pid);
-    });
-  });
-}
+export type LabBox = Sandbox;
 
 export interface LabNode {
   readonly box: LabBox;
@@ -121,10 +28,8 @@ export interface LabOptions {
   readonly nodes: number;
   /** First three octets of the /24 the nodes get addresses in, from .11 on. */
   readonly subnet: string;
-  /** Sandboxes with a private copy of /etc and /var (src/testing/sandbox.ts), for agents. */
+  /** Nodes with a private copy of /etc and /var, for agents. Every node has its own /run/wireguard. */
   readonly privateEtc?: boolean;
-  /** A private tmpfs on /run/wireguard in each node, where wireguard-go puts its control socket. */
-  readonly wireguardRun?: boolean;
 }
 
 export { run };
@@ -136,25 +41,15 @@ export async function createLab(options: LabOptions): Promise<Lab> {
     await Promise.all(boxes.map((b) => b.destroy()));
   };
   try {
-    const make = (name: string): Promise<LabBox> =>
-      options.privateEtc ? createSandbox({ name }) : createBox(name);
-    const sw = await createBox(`${options.name}-switch`);
+    const sw = await createSandbox({ name: `${options.name}-switch`, shareEtc: true });
     boxes.push(sw);
     await createSwitchBridge(sw);
     const nodes: LabNode[] = [];
     for (let i = 1; i <= options.nodes; i++) {
-      const box = await make(`${options.name}-${i}`);
+      const box = await createSandbox({ name: `${options.name}-${i}`, shareEtc: !options.privateEtc });
       boxes.push(box);
       const ip = `${options.subnet}.${10 + i}`;
       await plugIntoSwitch(sw, box, `port${i}`, `${ip}/24`);
-      if (options.wireguardRun) {
-        // The mount stays inside the sandbox's mount namespace; the directory itself is an empty
-        // mount point on the machine's /run.
-        await run(box, "sh", [
-          "-c",
-          "mkdir -p /run/wireguard && mount -t tmpfs -o mode=0700 tmpfs /run/wireguard",
-        ]);
-      }
       nodes.push({ box, ip });
     }
     return { nodes, destroy };

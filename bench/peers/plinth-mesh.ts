@@ -58,7 +58,6 @@ export async function plinthMesh(): Promise<{ convergeMs: number; linksMs: numbe
     nodes: 4,
     subnet: "10.248.0",
     privateEtc: true,
-    wireguardRun: true,
   });
   const logs: string[] = [];
   let exited: string | undefined;

@@ -62,7 +62,7 @@ export async function handWireGuardThroughput(): Promise<{ bitsPerSec: number; i
     ["iperf3", "iperf3"],
     ["ping", "iputils-ping"],
   ]);
-  const lab = await createLab({ name: "peers-wg", nodes: 2, subnet: "10.247.0", wireguardRun: true });
+  const lab = await createLab({ name: "peers-wg", nodes: 2, subnet: "10.247.0" });
   try {
     const [a, b] = lab.nodes;
     const kernel = await kernelWireGuard(a!.box);
