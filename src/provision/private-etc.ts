@@ -11,8 +11,11 @@ import { dirname } from "node:path";
 export async function copyMachineEtc(dest: string): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });
   const stderr = await new Promise<string>((resolve) => {
-    execFile("cp", ["-a", "-T", "--", "/etc", dest], { maxBuffer: 4 * 1024 * 1024 }, (_err, _out, err) =>
-      resolve(String(err)),
+    execFile(
+      "cp",
+      ["-a", "-T", "--", "/etc", dest],
+      { maxBuffer: 4 * 1024 * 1024 },
+      (_err, _stdout, stderr) => resolve(String(stderr)),
     );
   });
   const made = await stat(dest).catch(() => undefined);

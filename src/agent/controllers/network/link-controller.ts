@@ -20,10 +20,11 @@ type Spec = SpecOf<typeof LinkSpec>;
 type Status = SpecOf<typeof LinkStatus>;
 
 /**
- * Makes links match their specs through iproute2: creates dummy, bridge, VLAN, veth (both ends) and
- * bond links, sets MTU, bridge and bond ports and up/down; a physical link must exist already. Reports every link on the machine
- * as a LinkStatus. Links Plinth created are deleted with their spec, ports it put into a bridge are
- * released when they leave the spec. A link that cannot be set up is an error in its own status.
+ * Makes links match their specs through iproute2: creates dummy, bridge, VLAN, veth (both ends)
+ * and bond links, sets MTU, bridge and bond ports and up/down; a physical link must exist already.
+ * Reports every link on the machine as a LinkStatus. Links Plinth created are deleted with their
+ * spec, ports it put into a bridge or bond are released when they leave the spec. A link that
+ * cannot be set up is an error in its own status.
  */
 export function createLinkController(options: OperatorOptions): Controller {
   const unrelated = unrelatedConfigChange();
