@@ -102,17 +102,22 @@ export class FastPathContext implements HandlerContext {
     return { header: this.#responseHeader, trailer: this.#responseTrailer };
   }
 
-  /** The call is over: as connect does, whatever still listens to the signal stops. */
+  /**
+   * The call is over: as connect does, whatever still listens to the signal stops. The reason is
+   * an AbortError (toConnectError answers it with Canceled), not a ConnectError: building one
+   * builds its metadata Headers, and the first Headers loads Node's fetch implementation (~3 MB
+   * resident) into an agent that may never need it.
+   */
   done(): void {
     clearTimeout(this.#timer);
     const c = this.#controller;
     if (!c) return;
     this.#stream.off("close", this.#onClose);
     this.#shutdown.removeEventListener("abort", this.#onShutdown);
-    c.abort(new ConnectError("the call is over", Code.Canceled));
+    c.abort(new DOMException("the call is over", "AbortError"));
   }
 
-  #onClose = () => this.#controller?.abort(new ConnectError("the client went away", Code.Canceled));
+  #onClose = () => this.#controller?.abort(new DOMException("the client went away", "AbortError"));
   #onShutdown = () => this.#controller?.abort(this.#shutdown.reason);
 
   #ensure(): AbortController {

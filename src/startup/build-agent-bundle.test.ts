@@ -73,7 +73,7 @@ describe("the agent's start-up bundle", () => {
     manifest = rebuilt;
   });
 
-  it("runs an agent that serves its API, its paths still relative to the sources", async () => {
+  it("runs an agent that serves its API, its paths still relative to the sources, without loading Node's fetch", async () => {
     const stateDir = await mkdtemp(join(tmpdir(), "plinth-bundle-agent-"));
     const port = await freePort();
     // The bundle exports main() and runs nothing by itself: a small runner calls it, as
@@ -81,7 +81,12 @@ describe("the agent's start-up bundle", () => {
     const runner = join(dir, "run.mjs");
     await writeFile(
       runner,
-      `const { main } = await import(${JSON.stringify(join(dir, manifest.entry))});\nprocess.exitCode = await main(process.argv.slice(2));\n`,
+      [
+        // Which of Node's fetch modules the agent loaded, said as it exits.
+        `process.on("exit", () => process.stderr.write("\\nfetch modules: " + JSON.stringify(process.moduleLoadList.filter((m) => m.includes("undici"))) + "\\n"));`,
+        `const { main } = await import(${JSON.stringify(join(dir, manifest.entry))});`,
+        "process.exitCode = await main(process.argv.slice(2));",
+      ].join("\n"),
     );
     const agent = spawn(
       process.execPath,
@@ -121,5 +126,9 @@ describe("the agent's start-up bundle", () => {
       }
       await rm(stateDir, { recursive: true, force: true });
     }
+    // Builtins are not imported through their ES module facades (node:http's would load undici
+    // for its WebSocket export), and a call that had a deadline ends without a ConnectError (whose
+    // Headers would): an agent that answered a call still has no fetch implementation in memory.
+    assert.match(log, /fetch modules: \[\]/);
   });
 });

@@ -61,6 +61,20 @@ function packageName(specifier: string): string {
   return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!;
 }
 
+/** The module the bundle imports a Node builtin through (see the plugin below). */
+export function builtinModuleShim(specifier: string): string {
+  const names = Object.getOwnPropertyNames(process.getBuiltinModule(specifier)).filter(
+    (n) => n !== "default" && !n.startsWith("builtin$") && /^[A-Za-z_$][\w$]*$/.test(n),
+  );
+  return [
+    // Local names with a space-free prefix no export of Node's uses.
+    `const builtin$module = process.getBuiltinModule(${JSON.stringify(specifier)});`,
+    "const builtin$read = (name) => builtin$module[name];",
+    "export default builtin$module;",
+    ...names.map((n) => `export const ${n} = /* @__PURE__ */ builtin$read(${JSON.stringify(n)});`),
+  ].join("\n");
+}
+
 /** Builds the bundle into `dir` (default: node_modules/.cache/plinth-agent); returns its manifest. */
 export async function buildAgentBundle(dir = bundleDir): Promise<BundleManifest> {
   const esbuild = await import("esbuild");
@@ -95,11 +109,25 @@ export async function buildAgentBundle(dir = bundleDir): Promise<BundleManifest>
           name: "plinth-sources",
           setup(build) {
             build.onResolve({ filter: /^[^./]/ }, (args) => {
-              if (isBuiltin(args.path)) return { path: args.path, external: true };
+              if (isBuiltin(args.path)) {
+                // require() (in bundled CommonJS libraries) already gets the CommonJS object.
+                if (args.kind === "require-call") return { path: args.path, external: true };
+                return { path: args.path, namespace: "node-builtin" };
+              }
               const name = packageName(args.path);
               const bundled = bundledPackages.has(name) || bundledScopes.some((s) => name.startsWith(s));
               return bundled ? undefined : { path: args.path, external: true };
             });
+            // Node's builtins are not imported through their ES module facade: building a facade
+            // reads every export, getters included, and those load what the agent never uses
+            // (node:http's WebSocket getter loads undici, ~3 MB resident; node:tls's
+            // rootCertificates parses the CA store). A module of our own takes the CommonJS
+            // object from process.getBuiltinModule and exports each name through a pure call,
+            // so that the bundle keeps, and reads, only the names it imports.
+            build.onLoad({ filter: /.*/, namespace: "node-builtin" }, (args) => ({
+              contents: builtinModuleShim(args.path),
+              loader: "js",
+            }));
             // A source that finds files relative to itself keeps doing so from inside the bundle.
             build.onLoad({ filter: /\.ts$/ }, async (args) => {
               const text = await readFile(args.path, "utf8");
@@ -113,7 +141,7 @@ export async function buildAgentBundle(dir = bundleDir): Promise<BundleManifest>
     const inputs: Record<string, string> = {};
     // The lock file stands for every package (bundled or not): a changed install changes it.
     const files = Object.keys(result.metafile.inputs)
-      .filter((p) => !p.startsWith("node_modules/"))
+      .filter((p) => !p.startsWith("node_modules/") && !p.startsWith("node-builtin:"))
       .map((p) => join(projectRoot, p));
     // This file too: how the bundle is made is part of what it is.
     files.push(join(projectRoot, "package-lock.json"), fileURLToPath(import.meta.url));
