@@ -37,8 +37,12 @@ process.emit = /** @type {any} */ (
 const { enableCompileCache } = await import("node:module");
 enableCompileCache?.();
 
-// The agent starts from a bundle of the sources when a current one exists (see agent-bundle.js).
+// The agent starts from a bundle of the sources when a current one exists (see agent-bundle.js),
+// with V8 told not to spend its top tier on start-up code (see startup-tiering.js).
 let main;
-if (process.argv[2] === "agent") main = await (await import("./agent-bundle.js")).bundledMain();
+if (process.argv[2] === "agent") {
+  (await import("../src/startup/startup-tiering.js")).beginStartupTiering();
+  main = await (await import("./agent-bundle.js")).bundledMain();
+}
 main ??= (await import("../src/cli/main.ts")).main;
 process.exitCode = await main(process.argv.slice(2));

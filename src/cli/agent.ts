@@ -4,6 +4,7 @@ import { createAgent } from "../agent/agent.ts";
 import { parseHostPort } from "../agent/host-port.ts";
 import { scheduleStartupMemoryRelease } from "../agent/release-startup-memory.ts";
 import { parseDuration } from "../config/duration.ts";
+import { endStartupTiering } from "../startup/startup-tiering.js";
 import { armTrialDeadline, chooseAgentCode, restartExitCode, runSlot } from "../upgrade/launcher.ts";
 import { version } from "../version.ts";
 
@@ -100,6 +101,7 @@ export function registerAgent(program: Command): void {
       process.once("SIGTERM", () => stop("SIGTERM"));
       process.once("SIGINT", () => stop("SIGINT"));
       await agent.start();
+      endStartupTiering();
       scheduleStartupMemoryRelease();
       await stopped;
       await agent.stop();
