@@ -3,9 +3,9 @@ import {
   createConnectTransport,
   createGrpcTransport,
   createGrpcWebTransport,
-  Http2SessionManager,
 } from "@connectrpc/connect-node";
 import { nodesHeader } from "../fanout/node-address.ts";
+import { GuardedHttp2SessionManager } from "./http2-session-manager.ts";
 
 export interface ApiTransportOptions {
   /** "https://host:port". */
@@ -56,7 +56,7 @@ export function createApiTransport(options: ApiTransportOptions): ApiTransport {
         : createGrpcWebTransport({ ...common, httpVersion, nodeOptions });
     return { transport, close() {} };
   }
-  const sessionManager = new Http2SessionManager(options.url, {}, tls);
+  const sessionManager = new GuardedHttp2SessionManager(options.url, {}, tls);
   const transport =
     protocol === "grpc"
       ? createGrpcTransport({ ...common, sessionManager })

@@ -1,5 +1,6 @@
 import type { Transport } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { GuardedHttp2SessionManager } from "../client/http2-session-manager.ts";
 import { nodeUrl } from "./node-address.ts";
 
 export interface NodeClientsOptions {
@@ -22,7 +23,7 @@ export interface NodeClients {
 }
 
 export function createNodeClients(options: NodeClientsOptions): NodeClients {
-  const sessions = new Map<string, { transport: Transport; manager: Http2SessionManager }>();
+  const sessions = new Map<string, { transport: Transport; manager: GuardedHttp2SessionManager }>();
   options.signal?.addEventListener(
     "abort",
     () => {
@@ -37,7 +38,11 @@ export function createNodeClients(options: NodeClientsOptions): NodeClients {
       let session = sessions.get(baseUrl);
       if (!session) {
         const { cert, key, ca } = options.tls;
-        const manager = new Http2SessionManager(baseUrl, {}, { cert, key, ca: ca as string | string[] });
+        const manager = new GuardedHttp2SessionManager(
+          baseUrl,
+          {},
+          { cert, key, ca: ca as string | string[] },
+        );
         const transport = createGrpcTransport({
           baseUrl,
           sessionManager: manager,

@@ -1,7 +1,8 @@
 import { create, equals, type MessageInitShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
+import { GuardedHttp2SessionManager } from "../../../api/client/http2-session-manager.ts";
 import {
   type Affiliate,
   AffiliateSchema,
@@ -148,7 +149,7 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
   }
 
   async function session(signal: AbortSignal): Promise<void> {
-    const sessionManager = new Http2SessionManager(endpoint);
+    const sessionManager = new GuardedHttp2SessionManager(endpoint);
     try {
       const client = createClient(Cluster, createGrpcTransport({ baseUrl: endpoint, sessionManager }));
       const hello = await client.hello(
@@ -287,7 +288,7 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
       stop.abort();
       await running;
       if (!closeOptions.deleteSelf) return;
-      const sessionManager = new Http2SessionManager(endpoint);
+      const sessionManager = new GuardedHttp2SessionManager(endpoint);
       try {
         const client = createClient(Cluster, createGrpcTransport({ baseUrl: endpoint, sessionManager }));
         await client.affiliateDelete(
