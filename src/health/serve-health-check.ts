@@ -1,5 +1,6 @@
 import { createClient, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { GuardedHttp2SessionManager } from "../api/client/http2-session-manager.ts";
 import {
   encodeForwardedCertificate,
   forwardedCertificateHeader,
@@ -52,10 +53,10 @@ export async function* serveHealthCheck(
     req.header.set(forwardedCertificateHeader, encodeForwardedCertificate(options.caller));
     return next(req);
   };
-  const managers: Http2SessionManager[] = [];
+  const managers: GuardedHttp2SessionManager[] = [];
   const nodes: HealthNode[] = [...controlPlanes, ...workers].map((address, i) => {
     const baseUrl = nodeUrl(address, options.defaultPort);
-    const sessionManager = new Http2SessionManager(baseUrl, {}, { ...options.tls });
+    const sessionManager = new GuardedHttp2SessionManager(baseUrl, {}, { ...options.tls });
     managers.push(sessionManager);
     const transport = createGrpcTransport({ baseUrl, sessionManager, interceptors: [forward] });
     return {

@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { checkServerIdentity, connect as tlsConnect } from "node:tls";
 import { type Client, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { impersonatorRole } from "../api/auth/roles.ts";
+import { GuardedHttp2SessionManager } from "../api/client/http2-session-manager.ts";
 import { MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { ResourceService } from "../api/gen/plinth/resource/v1alpha1/resource_pb.ts";
 import { clientContext, stringifyClientConfig } from "../config/client-config.ts";
@@ -120,7 +121,7 @@ export async function startSandboxedAgent(options: {
     });
 
     const tls = (o: { cert?: string; key?: string; verify: boolean }) =>
-      new Http2SessionManager(
+      new GuardedHttp2SessionManager(
         `https://127.0.0.1:${apiPort}`,
         {},
         {
@@ -136,7 +137,7 @@ export async function startSandboxedAgent(options: {
         },
       );
     const sessions = [tls({ cert: admin.crt, key: admin.key, verify: true }), tls({ verify: false })];
-    const transport = (s: Http2SessionManager) =>
+    const transport = (s: GuardedHttp2SessionManager) =>
       createGrpcTransport({ baseUrl: `https://127.0.0.1:${apiPort}`, sessionManager: s });
     const maintenance = createClient(MachineService, transport(sessions[1]!));
 
