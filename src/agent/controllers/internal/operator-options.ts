@@ -46,3 +46,27 @@ export function unrelatedConfigChange(): (revision: number, specs: unknown) => b
 export function requeue(options: OperatorOptions): { requeueAfterMs: number } {
   return { requeueAfterMs: options.driftCheckMs ?? defaultDriftCheckMs };
 }
+
+/** The first retry of an item the host refused, in ms; each further one waits twice as long. */
+export const firstRefusedRetryMs = 250;
+
+/**
+ * The next wake of an operator whose reconcile may end with items the host refused (a route
+ * whose link or address is not there yet). What they wait for is often on its way, and its
+ * status need not change again to wake this controller (an address re-added with the same
+ * status), so they are tried again soon, then less often, up to the periodic drift check; a
+ * reconcile with nothing refused goes back to the periodic check. One per controller instance.
+ */
+export function retryRefused(options: OperatorOptions): (refused: number) => { requeueAfterMs: number } {
+  let streak = 0;
+  return (refused) => {
+    const periodic = options.driftCheckMs ?? defaultDriftCheckMs;
+    if (refused === 0) {
+      streak = 0;
+      return { requeueAfterMs: periodic };
+    }
+    const delay = Math.min(periodic, firstRefusedRetryMs * 2 ** streak);
+    if (delay < periodic) streak++;
+    return { requeueAfterMs: delay };
+  };
+}

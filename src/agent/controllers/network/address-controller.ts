@@ -18,6 +18,7 @@ import {
   configRevisionInput,
   type OperatorOptions,
   requeue,
+  retryRefused,
   unrelatedConfigChange,
 } from "../internal/operator-options.ts";
 
@@ -34,6 +35,7 @@ type Status = SpecOf<typeof AddressStatus>;
  */
 export function createAddressController(options: OperatorOptions): Controller {
   const unrelated = unrelatedConfigChange();
+  const next = retryRefused(options);
   const { host } = options;
   return {
     name: addressControllerName,
@@ -129,7 +131,7 @@ export function createAddressController(options: OperatorOptions): Controller {
         await nodeOut.apply(canonical(NodeAddress, id, { addresses }));
       }
       await nodeOut.cleanup();
-      return requeue(options);
+      return next(errors.size);
     },
   };
 }

@@ -11,6 +11,7 @@ import {
   configRevisionInput,
   type OperatorOptions,
   requeue,
+  retryRefused,
   unrelatedConfigChange,
 } from "../internal/operator-options.ts";
 
@@ -29,6 +30,7 @@ type RouteKey = Pick<Spec, "destination" | "gateway" | "link" | "metric" | "fami
  */
 export function createRouteController(options: OperatorOptions): Controller {
   const unrelated = unrelatedConfigChange();
+  const next = retryRefused(options);
   const { host } = options;
   return {
     name: routeControllerName,
@@ -112,7 +114,7 @@ export function createRouteController(options: OperatorOptions): Controller {
         await out.apply(canonical(RouteStatus, id, status));
       }
       await out.cleanup();
-      return requeue(options);
+      return next(errors.size);
     },
   };
 }
