@@ -128,6 +128,12 @@ describe("strategic merge patches", () => {
       () => patch(base, "kind: Files\nfiles:\n  - content: x\n"),
       /files\[0\]: items of this list merge by 'path', which is missing/,
     );
+    // Also where the list (here, its document) does not exist yet: applied again, the same patch
+    // would merge by the key, so it is refused the first time too.
+    assert.throws(
+      () => patch([], "kind: StaticHosts\nhosts:\n  - null\n"),
+      /hosts\[0\]: items of this list merge by 'ip', which is missing/,
+    );
   });
 
   it("never touches the prototype of anything", () => {

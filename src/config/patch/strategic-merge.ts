@@ -9,14 +9,29 @@ const DELETE = Symbol("delete");
 
 class MergeError extends Error {}
 
+function declaredKey(def: KindDefinition, path: readonly string[]): string | undefined {
+  const at = path.join(".");
+  return Object.hasOwn(def.listKeys, at) ? def.listKeys[at] : undefined;
+}
+
+function requireKey(
+  item: unknown,
+  key: string,
+  path: readonly string[],
+  i: number,
+): asserts item is PlainObject {
+  if (!isPlainObject(item) || !Object.hasOwn(item, key)) {
+    throw new MergeError(`${path.join(".")}[${i}]: items of this list merge by '${key}', which is missing`);
+  }
+}
+
 function listKey(
   def: KindDefinition,
   path: readonly string[],
   base: unknown[],
   patch: unknown[],
 ): string | undefined {
-  const at = path.join(".");
-  const declared = Object.hasOwn(def.listKeys, at) ? def.listKeys[at] : undefined;
+  const declared = declaredKey(def, path);
   if (declared) return declared;
   const named = (items: unknown[]) => items.every((i) => isPlainObject(i) && typeof i.name === "string");
   return base.length + patch.length > 0 && named(base) && named(patch) ? "name" : undefined;
@@ -25,21 +40,23 @@ function listKey(
 function mergeList(def: KindDefinition, base: unknown, patch: unknown[], path: string[]): unknown[] {
   const key = Array.isArray(base) ? listKey(def, path, base, patch) : undefined;
   if (!key || !Array.isArray(base)) {
+    // A list that merges by a declared key refuses items without it even where it starts: the
+    // same patch applied again merges into it by that key.
+    const declared = declaredKey(def, path);
     return patch.flatMap((item, i) => {
       if (isPlainObject(item) && item.$patch === "delete") {
         throw new MergeError(
           `${[...path, i].join(".")}: '$patch: delete' needs a list whose items have a key`,
         );
       }
+      if (declared) requireKey(item, declared, path, i);
       const merged = merge(def, undefined, item, [...path, String(i)]);
       return merged === DELETE ? [] : [merged];
     });
   }
   const out = [...base];
   patch.forEach((item, i) => {
-    if (!isPlainObject(item) || !Object.hasOwn(item, key)) {
-      throw new MergeError(`${path.join(".")}[${i}]: items of this list merge by '${key}', which is missing`);
-    }
+    requireKey(item, key, path, i);
     const at = out.findIndex((b) => isPlainObject(b) && b[key] === item[key]);
     const merged = merge(def, at < 0 ? undefined : out[at], item, [...path, String(i)]);
     if (merged === DELETE) {
