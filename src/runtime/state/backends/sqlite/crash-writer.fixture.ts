@@ -21,9 +21,13 @@ function pump(): void {
     inFlight++;
     acked.then(
       () => {
-        inFlight--;
-        process.stdout.write(`ack ${op.n}\n`);
-        pump();
+        // The next write is issued once this ack has reached the pipe: a write Node still holds
+        // (the reader was slow) dies with the process, and the test would count its operation
+        // as never acknowledged yet find more than its window beyond the last ack it saw.
+        process.stdout.write(`ack ${op.n}\n`, () => {
+          inFlight--;
+          pump();
+        });
       },
       (err: unknown) => {
         process.stderr.write(`operation ${op.n} (${op.kind} ${op.id}) failed: ${String(err)}\n`);
