@@ -10,13 +10,12 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
-import { impersonatorRole } from "../../src/api/auth/roles.ts";
 import { createApiTransport } from "../../src/api/client/api-transport.ts";
 import { MachineService } from "../../src/api/gen/plinth/machine/v1alpha1/machine_pb.ts";
-import { fixtures, yamlOf } from "../../src/config/testing/fixtures.ts";
-import { issueCert } from "../../src/pki/index.ts";
+import { yamlOf } from "../../src/config/testing/fixtures.ts";
 import { type AgentProcess, startAgentProcess } from "../../src/testing/agent-process.ts";
 import { eventually } from "../../src/testing/eventually.ts";
+import { workerServingApi } from "../../src/testing/worker-serving-api.ts";
 import type { GrpcJsServerSettings } from "./grpc-js-server.ts";
 import { unaryLoad } from "./grpc-load.ts";
 import type { Comparison } from "./summary.ts";
@@ -35,23 +34,8 @@ interface Certificates {
 }
 
 async function certificates(): Promise<Certificates> {
-  const { secrets, worker } = await fixtures();
-  const server = await issueCert({
-    ca: secrets.certs.api,
-    subject: "bench",
-    organization: [impersonatorRole],
-    usage: "peer",
-    sans: ["127.0.0.1"],
-  });
-  const admin = await issueCert({
-    ca: secrets.certs.api,
-    subject: "admin",
-    organization: ["os:admin"],
-    usage: "client",
-  });
-  const [machine, ...rest] = structuredClone(worker) as Record<string, Record<string, unknown>>[];
-  machine!.trust = { ...machine!.trust, certificate: { crt: server.crt, key: server.key } };
-  return { ca: secrets.certs.api.crt, server, admin, config: yamlOf(machine, ...rest) };
+  const { ca, server, admin, documents } = await workerServingApi("bench");
+  return { ca, server, admin, config: yamlOf(...documents) };
 }
 
 /** A configured agent on 127.0.0.1: started in maintenance mode, given the config, serving mTLS. */

@@ -5,15 +5,14 @@ import { createInterface } from "node:readline";
 import { checkServerIdentity, connect as tlsConnect } from "node:tls";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { impersonatorRole } from "../api/auth/roles.ts";
 import { GuardedHttp2SessionManager } from "../api/client/http2-session-manager.ts";
 import { MachineService } from "../api/gen/plinth/machine/v1alpha1/machine_pb.ts";
 import { ResourceService } from "../api/gen/plinth/resource/v1alpha1/resource_pb.ts";
 import { clientContext, stringifyClientConfig } from "../config/client-config.ts";
-import { fixtures, yamlOf } from "../config/testing/fixtures.ts";
-import { issueCert } from "../pki/index.ts";
+import { yamlOf } from "../config/testing/fixtures.ts";
 import { type CliResult, plinthBin } from "./cli.ts";
 import { createSandbox, type Sandbox } from "./sandbox.ts";
+import { workerServingApi } from "./worker-serving-api.ts";
 
 /**
  * A real `plinth agent --mode netns` running inside a sandbox (its own network, UTS and mount
@@ -54,23 +53,7 @@ export async function startSandboxedAgent(options: {
   const box = await createSandbox({ name: options.name });
   const children: ChildProcess[] = [];
   try {
-    const { secrets, worker } = await fixtures();
-    const server = await issueCert({
-      ca: secrets.certs.api,
-      subject: options.name,
-      organization: [impersonatorRole],
-      usage: "peer",
-      sans: ["127.0.0.1"],
-    });
-    const admin = await issueCert({
-      ca: secrets.certs.api,
-      subject: "admin",
-      organization: ["os:admin"],
-      usage: "client",
-    });
-    const [machineConfig, ...rest] = structuredClone(worker) as Record<string, Record<string, unknown>>[];
-    machineConfig!.trust = { ...machineConfig!.trust, certificate: { crt: server.crt, key: server.key } };
-    const baseDocuments = [machineConfig, ...rest];
+    const { ca, admin, documents: baseDocuments } = await workerServingApi(options.name);
     const plinthconfig = join(box.dir, "plinthconfig");
     await writeFile(
       plinthconfig,
@@ -79,7 +62,7 @@ export async function startSandboxedAgent(options: {
         contexts: {
           [options.name]: clientContext({
             endpoints: [`127.0.0.1:${apiPort}`],
-            ca: secrets.certs.api.crt,
+            ca,
             crt: admin.crt,
             key: admin.key,
           }),
@@ -129,7 +112,7 @@ export async function startSandboxedAgent(options: {
             tlsConnect({
               path: socket,
               ALPNProtocols: ["h2"],
-              ca: secrets.certs.api.crt,
+              ca,
               ...(o.cert ? { cert: o.cert, key: o.key } : {}),
               rejectUnauthorized: o.verify,
               checkServerIdentity: (_host, cert) => checkServerIdentity("127.0.0.1", cert),
