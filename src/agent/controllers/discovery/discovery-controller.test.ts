@@ -12,10 +12,11 @@ import { createMemoryState } from "../../../runtime/state/backends/memory/memory
 import { type State, wrapCore } from "../../../runtime/state/state.ts";
 import { withValidation } from "../../../runtime/state/validating-state.ts";
 import { eventually } from "../../../testing/eventually.ts";
+import { storeConfig } from "../../config-store.ts";
 import { NodeAddress } from "../../resources/address.ts";
 import { Affiliate, DiscoveryStatus, discoveryStatusId, NodeIdentity } from "../../resources/affiliate.ts";
 import { HostnameStatus, hostnameId } from "../../resources/hostname.ts";
-import { MachineConfigResource, machineConfigId } from "../../resources/machine-config.ts";
+import { ConfigRevision, MachineConfigResource } from "../../resources/machine-config.ts";
 import { MeshIdentity, MeshSpec, meshIdentityId, meshSpecId } from "../../resources/mesh.ts";
 import { createDiscoveryController, discoveryControllerName } from "./discovery-controller.ts";
 
@@ -33,6 +34,7 @@ const newClusterId = () => `test-cluster-${process.pid}-${++clusterCounter}-${"x
 
 const registry = createRegistry([
   MachineConfigResource,
+  ConfigRevision,
   NodeAddress,
   HostnameStatus,
   NodeIdentity,
@@ -80,27 +82,11 @@ describe("discovery controller against a real discovery service", () => {
     );
     await state.create(HostnameStatus.make(hostnameId, { hostname: name, managed: false }));
     await runtime.start();
-    let revision = 0;
     const m: Machine = {
       state,
       runtime,
       async configure(docs) {
-        revision++;
-        const spec = {
-          revision,
-          yaml: yamlOf(...docs),
-          complete: true,
-          appliedAt: new Date().toISOString(),
-          appliedBy: "test",
-          mode: "auto" as const,
-        };
-        await state.upsert(
-          MachineConfigResource.ptr(machineConfigId),
-          (d) => {
-            d.spec = spec;
-          },
-          { initial: () => spec },
-        );
+        await storeConfig(state, { yaml: yamlOf(...docs), complete: true, mode: "auto", appliedBy: "test" });
       },
       affiliates: async () => (await state.list(Affiliate.kind())) as never,
     };

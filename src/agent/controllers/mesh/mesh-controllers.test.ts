@@ -11,9 +11,10 @@ import { createSqliteState } from "../../../runtime/state/backends/sqlite/sqlite
 import { type State, wrapCore } from "../../../runtime/state/state.ts";
 import { withValidation } from "../../../runtime/state/validating-state.ts";
 import { eventually } from "../../../testing/eventually.ts";
+import { storeConfig } from "../../config-store.ts";
 import { NodeAddress } from "../../resources/address.ts";
 import { Affiliate } from "../../resources/affiliate.ts";
-import { MachineConfigResource, machineConfigId } from "../../resources/machine-config.ts";
+import { ConfigRevision, MachineConfigResource } from "../../resources/machine-config.ts";
 import {
   MeshIdentity,
   MeshPeerSpec,
@@ -29,6 +30,7 @@ import { createMeshPeerSpecController } from "./mesh-peer-spec-controller.ts";
 
 const registry = createRegistry([
   MachineConfigResource,
+  ConfigRevision,
   NodeAddress,
   Affiliate,
   MeshIdentity,
@@ -40,22 +42,13 @@ const registry = createRegistry([
 /** An enabled mesh needs an enabled Discovery document. */
 const discovery = doc("apiVersion: v1alpha1\nkind: Discovery\nendpoint: http://127.0.0.1:3000\n");
 
-async function configure(state: State, docs: unknown[], revision: number): Promise<void> {
-  const spec = {
-    revision,
+async function configure(state: State, docs: unknown[]): Promise<void> {
+  await storeConfig(state, {
     yaml: yamlOf(...docs, discovery),
     complete: true,
-    appliedAt: new Date().toISOString(),
+    mode: "auto",
     appliedBy: "test",
-    mode: "auto" as const,
-  };
-  await state.upsert(
-    MachineConfigResource.ptr(machineConfigId),
-    (d) => {
-      d.spec = spec;
-    },
-    { initial: () => spec },
-  );
+  });
 }
 
 /** One boot of an agent's mesh config controllers on a durable state. */
@@ -88,7 +81,7 @@ describe("mesh config controllers", () => {
     const { worker, secrets } = await fixtures();
     const path = join(dir, "identity.db");
     const first = await boot(path);
-    await configure(first.state, [...worker, doc("apiVersion: v1alpha1\nkind: Mesh\n")], 1);
+    await configure(first.state, [...worker, doc("apiVersion: v1alpha1\nkind: Mesh\n")]);
     const identity = await eventually("MeshIdentity", () =>
       first.state.find(MeshIdentity.ptr(meshIdentityId)),
     );
@@ -113,7 +106,7 @@ describe("mesh config controllers", () => {
         meshPublicKey(key),
       );
       // Without a Mesh document: no identity, but the key stays for a mesh turned on again.
-      await configure(second.state, [...worker], 2);
+      await configure(second.state, [...worker]);
       await eventually("no MeshIdentity", async () =>
         (await second.state.find(MeshIdentity.ptr(meshIdentityId))) ? undefined : true,
       );
@@ -127,16 +120,12 @@ describe("mesh config controllers", () => {
     const { worker, secrets } = await fixtures();
     const node = await boot(join(dir, "spec.db"));
     try {
-      await configure(
-        node.state,
-        [
-          ...worker,
-          doc(
-            "apiVersion: v1alpha1\nkind: Mesh\nmtu: 1380\nport: 51999\nallowDownPeerBypass: true\nadvertiseNetworks: [192.168.5.0/24]\nfilters: {endpoints: ['!10.0.0.0/8']}\n",
-          ),
-        ],
-        1,
-      );
+      await configure(node.state, [
+        ...worker,
+        doc(
+          "apiVersion: v1alpha1\nkind: Mesh\nmtu: 1380\nport: 51999\nallowDownPeerBypass: true\nadvertiseNetworks: [192.168.5.0/24]\nfilters: {endpoints: ['!10.0.0.0/8']}\n",
+        ),
+      ]);
       const spec = await eventually("MeshSpec", () => node.state.find(MeshSpec.ptr(meshSpecId)));
       assert.deepEqual(spec.spec, {
         enabled: true,
@@ -171,7 +160,7 @@ describe("mesh config controllers", () => {
       assert.deepEqual(peer.spec.allowedIps, ["fd00::2/128", "10.0.0.2/32"]);
       assert.equal(await node.state.find(MeshPeerSpec.ptr("no-mesh")), undefined);
 
-      await configure(node.state, [...worker, doc("apiVersion: v1alpha1\nkind: Mesh\nenabled: false\n")], 2);
+      await configure(node.state, [...worker, doc("apiVersion: v1alpha1\nkind: Mesh\nenabled: false\n")]);
       await eventually("no peer specs when the mesh is off", async () =>
         (await node.state.list(MeshPeerSpec.kind())).length === 0 ? true : undefined,
       );
