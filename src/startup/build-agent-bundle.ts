@@ -67,7 +67,7 @@ export function builtinModuleShim(specifier: string): string {
     (n) => n !== "default" && !n.startsWith("builtin$") && /^[A-Za-z_$][\w$]*$/.test(n),
   );
   return [
-    // Local names with a space-free prefix no export of Node's uses.
+    // Local names start with `builtin$`: exports that do are left out above, so none is shadowed.
     `const builtin$module = process.getBuiltinModule(${JSON.stringify(specifier)});`,
     "const builtin$read = (name) => builtin$module[name];",
     "export default builtin$module;",
